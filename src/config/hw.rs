@@ -1,0 +1,302 @@
+//! The top-level hardware configuration and its peripheral sections (array, mapping, program, DAC, ADC,
+//! controller). Device, variation and pulse-scheme sections live in their own files.
+
+use super::ConfigError;
+use super::check;
+use super::device::DeviceConfig;
+use super::pulse::PulseSchemeConfig;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A complete hardware configuration: the object tree that one `hw_configs/*.toml` file describes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HwConfig {
+    /// A short human-readable name shown in reports.
+    #[serde(default)]
+    pub name: String,
+    /// Crossbar array geometry.
+    pub array: ArrayConfig,
+    /// The memory device, its physics and its variation.
+    pub device: DeviceConfig,
+    /// How weights become device conductances.
+    pub mapping: MappingConfig,
+    /// The write-verify programming procedure.
+    pub program: ProgramConfig,
+    /// The DAC that drives word lines and write pulses.
+    pub dac: DacConfig,
+    /// The ADC that digitises verify reads.
+    pub adc: AdcConfig,
+    /// The programming controller.
+    pub controller: ControllerConfig,
+}
+
+impl HwConfig {
+    /// Checks every range and every cross-section constraint.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.array.validate()?;
+        self.device.validate()?;
+        self.mapping.validate()?;
+        self.program.validate(&self.device)?;
+        self.dac.validate()?;
+        self.adc.validate(&self.array)?;
+        self.controller.validate()?;
+        if self.program.write_drivers_per_array > self.array.cols {
+            return Err(ConfigError::out_of_range(
+                "program.write_drivers_per_array",
+                self.program.write_drivers_per_array,
+                &format!("1..={} (array.cols)", self.array.cols),
+            ));
+        }
+        if self.program.rows_in_parallel > self.array.rows {
+            return Err(ConfigError::out_of_range(
+                "program.rows_in_parallel",
+                self.program.rows_in_parallel,
+                &format!("1..={} (array.rows)", self.array.rows),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The conductance range R = g_max - g_min, in microsiemens.
+    pub fn range_us(&self) -> f64 {
+        self.device.g_max_us - self.device.g_min_us
+    }
+}
+
+/// Crossbar array geometry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArrayConfig {
+    /// Word lines (rows) per array, 1..=65536.
+    pub rows: u32,
+    /// Bit lines (columns) per array, 1..=65536.
+    pub cols: u32,
+    /// Arrays on the chip: a number, or `"auto"` for as many as the network needs.
+    #[serde(default)]
+    pub count: ArrayCount,
+}
+
+impl ArrayConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        check::count("array.rows", self.rows, 1, 65_536)?;
+        check::count("array.cols", self.cols, 1, 65_536)?;
+        if let ArrayCount::Fixed(n) = self.count {
+            check::count("array.count", n, 1, u32::MAX)?;
+        }
+        Ok(())
+    }
+}
+
+/// How many arrays the chip has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArrayCount {
+    /// As many as the mapped network needs.
+    #[default]
+    Auto,
+    /// Exactly this many; a network that needs more is an error.
+    Fixed(u32),
+}
+
+impl Serialize for ArrayCount {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ArrayCount::Auto => s.serialize_str("auto"),
+            ArrayCount::Fixed(n) => s.serialize_u32(*n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ArrayCount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ArrayCount;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a positive integer or \"auto\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ArrayCount, E> {
+                u32::try_from(v)
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .map(ArrayCount::Fixed)
+                    .ok_or_else(|| {
+                        E::custom(format!(
+                            "{v} is out of range; allowed: 1..={} or \"auto\"",
+                            u32::MAX
+                        ))
+                    })
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ArrayCount, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(-1))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ArrayCount, E> {
+                if v == "auto" {
+                    Ok(ArrayCount::Auto)
+                } else {
+                    Err(E::custom(format!(
+                        "`{v}` is not allowed; expected a positive integer or \"auto\""
+                    )))
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// How signed weights map onto devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignedMapping {
+    /// Positive magnitudes on G+ devices, negative on G- devices; the unused device stays at g_min.
+    Differential,
+    /// One signed value per weight with device errors summed at significance 2^(-k*bits_per_cell),
+    /// exactly as the U-SWIM authors' code.
+    Paper,
+}
+
+/// How weights become device conductances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingConfig {
+    /// Bits per weight magnitude after per-layer quantisation over max|W|, 1..=16.
+    pub weight_bits: u32,
+    /// Signed mapping: `"differential"` or `"paper"`.
+    pub signed: SignedMapping,
+}
+
+impl MappingConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        check::count("mapping.weight_bits", self.weight_bits, 1, 16)
+    }
+}
+
+/// The write-verify programming procedure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramConfig {
+    /// The pulse scheme (`[program.scheme] kind = "fixed" | "ispp" | "adaptive" | "open_loop"`).
+    pub scheme: PulseSchemeConfig,
+    /// Acceptance band half-width, as a fraction of the conductance range, in (0, 0.5].
+    pub tolerance: f64,
+    /// Verify iterations after which a device is left as failed, 1..=100000.
+    pub max_iterations: u32,
+    /// Write drivers per array: devices of a row that receive a pulse in the same slot.
+    pub write_drivers_per_array: u32,
+    /// Rows programmed at the same time in one array.
+    #[serde(default = "one")]
+    pub rows_in_parallel: u32,
+    /// Row setup (word-line select and DAC settle) before a row is written, in ns.
+    pub row_setup_ns: f64,
+    /// Read settle time of a verify read before the ADC converts, in ns.
+    pub read_settle_ns: f64,
+    /// Verify read voltage, in V.
+    pub read_voltage_v: f64,
+    /// Duration the read voltage is applied to each read device, in ns (for read energy).
+    pub read_pulse_ns: f64,
+    /// Write-driver overhead energy per pulse, in pJ.
+    pub driver_energy_pj: f64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl ProgramConfig {
+    fn validate(&self, device: &DeviceConfig) -> Result<(), ConfigError> {
+        self.scheme.validate()?;
+        check::above_up_to("program.tolerance", self.tolerance, 0.0, 0.5)?;
+        check::count("program.max_iterations", self.max_iterations, 1, 100_000)?;
+        check::count(
+            "program.write_drivers_per_array",
+            self.write_drivers_per_array,
+            1,
+            65_536,
+        )?;
+        check::count("program.rows_in_parallel", self.rows_in_parallel, 1, 65_536)?;
+        check::non_negative("program.row_setup_ns", self.row_setup_ns)?;
+        check::non_negative("program.read_settle_ns", self.read_settle_ns)?;
+        check::within("program.read_voltage_v", self.read_voltage_v, 0.0, 5.0)?;
+        check::non_negative("program.read_pulse_ns", self.read_pulse_ns)?;
+        check::non_negative("program.driver_energy_pj", self.driver_energy_pj)?;
+        let step = 1.0 / f64::from((1u32 << device.bits_per_cell) - 1);
+        if device.bits_per_cell > 1 && self.tolerance > step {
+            return Err(ConfigError::out_of_range(
+                "program.tolerance",
+                self.tolerance,
+                &format!(
+                    "(0, {step:.4}] (one level step at device.bits_per_cell = {})",
+                    device.bits_per_cell
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The DAC that drives rows and write pulses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DacConfig {
+    /// Resolution in bits, 1..=16.
+    pub bits: u32,
+    /// Settling time of one conversion, in ns.
+    pub conversion_ns: f64,
+    /// Energy of one conversion, in pJ.
+    pub energy_pj: f64,
+}
+
+impl DacConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        check::count("dac.bits", self.bits, 1, 16)?;
+        check::non_negative("dac.conversion_ns", self.conversion_ns)?;
+        check::non_negative("dac.energy_pj", self.energy_pj)
+    }
+}
+
+/// The ADC that digitises verify reads; columns share an ADC through a multiplexer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdcConfig {
+    /// Resolution in bits over the conductance range, 1..=16.
+    pub bits: u32,
+    /// Time of one conversion, in ns.
+    pub conversion_ns: f64,
+    /// Energy of one conversion, in pJ.
+    pub energy_pj: f64,
+    /// ADCs per array, 1..=array.cols (columns per ADC = cols / adcs_per_array).
+    pub adcs_per_array: u32,
+}
+
+impl AdcConfig {
+    fn validate(&self, array: &ArrayConfig) -> Result<(), ConfigError> {
+        check::count("adc.bits", self.bits, 1, 16)?;
+        check::positive("adc.conversion_ns", self.conversion_ns)?;
+        check::non_negative("adc.energy_pj", self.energy_pj)?;
+        check::count("adc.adcs_per_array", self.adcs_per_array, 1, array.cols)
+    }
+}
+
+/// The programming controller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerConfig {
+    /// Clock frequency, in MHz; every duration is rounded up to whole cycles of it.
+    pub clock_mhz: f64,
+    /// Static power of the controller and peripherals while programming, in mW.
+    pub static_power_mw: f64,
+    /// Arrays programmed at the same time (programming channels), >= 1.
+    pub parallel_arrays: u32,
+}
+
+impl ControllerConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        check::within("controller.clock_mhz", self.clock_mhz, 1e-3, 1e5)?;
+        check::non_negative("controller.static_power_mw", self.static_power_mw)?;
+        check::count("controller.parallel_arrays", self.parallel_arrays, 1, 1 << 20)
+    }
+
+    /// The clock period, in ns.
+    pub fn period_ns(&self) -> f64 {
+        1e3 / self.clock_mhz
+    }
+}

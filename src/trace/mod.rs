@@ -1,0 +1,3 @@
+//! Trace sinks and output writers: the only module that writes result files.
+
+pub mod atomic;
