@@ -1,0 +1,89 @@
+//! `uswim sweep`: run a parameter sweep (or one shard of it) from a spec file.
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use uswim::experiment::shard::Shard;
+use uswim::experiment::sweep::{self, SweepOptions};
+use uswim::experiment::sweep_error::SweepError;
+use uswim::experiment::sweep_spec::SweepSpec;
+
+/// Arguments of `uswim sweep`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Spec format: see hw_configs/sweeps/README.md. Outputs: DIR/results.csv and \
+DIR/sweep.json, or DIR/shard-I-of-N.csv and .json for a shard (join them with `uswim merge DIR`)."
+)]
+pub struct SweepArgs {
+    /// The sweep spec (TOML): base hardware, run settings and axes.
+    #[arg(long, value_name = "FILE.toml")]
+    spec: PathBuf,
+    /// Output folder (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Run only shard i of n (0-based), e.g. 3/16. Default: from SLURM_ARRAY_TASK_ID and
+    /// SLURM_ARRAY_TASK_COUNT inside a Slurm job array, else the whole grid.
+    #[arg(long, value_name = "i/n")]
+    shard: Option<String>,
+    /// Check the spec and every point's configuration, print the grid size and columns, run nothing.
+    #[arg(long)]
+    check: bool,
+}
+
+/// Runs `uswim sweep`.
+pub fn run(args: SweepArgs) -> anyhow::Result<()> {
+    let spec = SweepSpec::load(&args.spec).map_err(classify)?;
+    let shard = match &args.shard {
+        Some(text) => Some(Shard::parse(text).map_err(|e| classify(SweepError::Spec(e)))?),
+        None => Shard::from_slurm(|k| std::env::var(k).ok())
+            .transpose()
+            .map_err(|e| classify(SweepError::Spec(e)))?,
+    };
+    let selected = shard.unwrap_or(Shard::WHOLE);
+    let points = selected.len(spec.len());
+    if args.check {
+        sweep::expand(&spec, selected).map_err(classify)?;
+        println!(
+            "{}: {} points in the grid, {} in shard {selected}; spec hash {}",
+            spec.name,
+            spec.len(),
+            points,
+            spec.hash_hex()
+        );
+        println!("columns: {}", sweep::header(&spec).join(","));
+        return Ok(());
+    }
+    if let Some(s) = shard {
+        eprintln!("{}: shard {s}, {points} of {} points", spec.name, spec.len());
+    }
+    let bar = ProgressBar::new(points as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:32}] {pos}/{len} points, {elapsed} elapsed, eta {eta}")
+            .map_err(anyhow::Error::new)?
+            .progress_chars("=> "),
+    );
+    bar.set_message(spec.name.clone());
+    let done = || bar.inc(1);
+    let options = SweepOptions {
+        shard,
+        on_point_done: Some(&done),
+    };
+    let report = sweep::run(&spec, &args.out, &options).map_err(classify)?;
+    bar.finish_and_clear();
+    eprintln!(
+        "wrote {} ({} points in {:.2} s) and {}",
+        report.csv.display(),
+        report.rows,
+        report.wall_time_s,
+        report.meta.display()
+    );
+    Ok(())
+}
+
+/// Marks bad-input sweep errors so that they exit with code 2.
+fn classify(e: SweepError) -> anyhow::Error {
+    if e.is_bad_input() {
+        anyhow::Error::new(super::BadInput(e.to_string()))
+    } else {
+        anyhow::Error::new(e)
+    }
+}

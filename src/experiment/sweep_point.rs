@@ -1,0 +1,248 @@
+//! Running one sweep point: load (once) the network, map it onto the point's arrays, choose the weights
+//! to verify, program it with the event-driven programmer, and turn the summary into CSV cells.
+
+use super::sweep_spec::Point;
+use crate::map::{LayerWeights, Mapped};
+use crate::nn::{Dataset, Network};
+use crate::sensitivity::{self, Budget, Curvature, Method, ScoreOptions};
+use crate::sim::{self, Mask, ProgramOptions};
+use crate::trace::{Energy, NullSink, Summary, TraceFilter, TraceLevel};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Columns every results CSV starts with: the point, its seed and the run keys.
+pub const FIXED_COLUMNS: [&str; 5] = ["point", "seed", "model", "method", "fraction"];
+
+/// The programmer-summary columns of a results CSV (after the axis columns), in order: time, energy
+/// (total then by component, as [`Energy::components`] names them), sizes and work counts.
+pub fn metric_columns() -> Vec<String> {
+    let mut columns: Vec<String> = ["total_time_ns", "total_cycles", "total_energy_pj"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    columns.extend(
+        Energy::default()
+            .components()
+            .iter()
+            .map(|(name, _)| format!("energy_{name}_pj")),
+    );
+    columns.extend(
+        [
+            "arrays",
+            "weights",
+            "selected_weights",
+            "devices",
+            "selected_devices",
+            "pulses",
+            "open_loop_pulses",
+            "verify_pulses",
+            "verify_reads",
+            "adc_conversions",
+            "iterations_mean",
+            "iterations_max",
+            "failed_devices",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    columns
+}
+
+/// Whether `name` is one of the fixed or metric columns (an axis column may not take it).
+pub fn is_reserved_column(name: &str) -> bool {
+    FIXED_COLUMNS.contains(&name) || metric_columns().iter().any(|c| c == name)
+}
+
+/// The cells of [`metric_columns`] for a programmer summary. Numbers use Rust's shortest round-trip
+/// formatting, so a value read back is bit-identical.
+pub fn metric_cells(s: &Summary) -> Vec<String> {
+    let c = &s.counts;
+    let mut cells = vec![
+        s.total_time_ns.to_string(),
+        s.total_cycles.to_string(),
+        s.energy.total_pj().to_string(),
+    ];
+    cells.extend(s.energy.components().iter().map(|(_, v)| v.to_string()));
+    cells.extend([
+        s.arrays.to_string(),
+        s.weights.to_string(),
+        s.selected_weights.to_string(),
+        c.devices.to_string(),
+        c.selected_devices.to_string(),
+        c.pulses.to_string(),
+        c.open_loop_pulses.to_string(),
+        c.verify_pulses.to_string(),
+        c.verify_reads.to_string(),
+        c.adc_conversions.to_string(),
+        c.iterations_mean().to_string(),
+        c.iterations_max.to_string(),
+        c.failed_devices.to_string(),
+    ]);
+    cells
+}
+
+/// A network loaded for a sweep: its programmable weights, and its sensitivity pass when a point selects
+/// weights by score.
+#[derive(Debug)]
+pub struct LoadedModel {
+    /// The network.
+    pub network: Network,
+    /// Its programmable tensors (conv and linear weights), in order, as the mapping takes them.
+    pub weights: Vec<LayerWeights>,
+    /// Gradients and second derivatives over the calibration set (see [`Models::analyze`]).
+    pub curvature: Option<Curvature>,
+}
+
+/// The networks of a sweep, each loaded once and shared by every point that uses it.
+#[derive(Debug, Default)]
+pub struct Models {
+    models: BTreeMap<String, LoadedModel>,
+}
+
+impl Models {
+    /// Loads every model in `names`: a zoo name (the architecture with its default, untrained weights
+    /// from seed 0) or a `.safetensors` file (with `arch` when the file does not record it). Relative
+    /// file paths are resolved by `resolve`.
+    pub fn load<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+        arch: Option<&str>,
+        resolve: impl Fn(&str) -> String,
+    ) -> Result<Self, (String, String)> {
+        let mut models = BTreeMap::new();
+        for name in names {
+            if models.contains_key(name) {
+                continue;
+            }
+            let path = resolve(name);
+            let network = if name.ends_with(".safetensors") || Path::new(&path).is_file() {
+                crate::nn::model_file::load(arch, Path::new(&path))
+                    .map(|(net, _)| net)
+                    .map_err(|e| (name.to_string(), e.to_string()))?
+            } else {
+                crate::nn::zoo::build(name)
+                    .map_err(|e| (name.to_string(), format!("not a model file, and {e}")))?
+            };
+            let weights = network
+                .programmable()
+                .into_iter()
+                .map(|i| {
+                    let p = network.param(i);
+                    LayerWeights {
+                        name: p.name.clone(),
+                        shape: p.value.shape().to_vec(),
+                        values: p.value.iter().copied().collect(),
+                    }
+                })
+                .collect();
+            models.insert(
+                name.to_string(),
+                LoadedModel {
+                    network,
+                    weights,
+                    curvature: None,
+                },
+            );
+        }
+        Ok(Self { models })
+    }
+
+    /// The model loaded under `name`.
+    pub fn get(&self, name: &str) -> Option<&LoadedModel> {
+        self.models.get(name)
+    }
+
+    /// Runs the sensitivity pass (one forward and second-order backward pass, no weight update) of
+    /// model `name` over `calib`, once; the scores of every point that uses the model derive from it.
+    pub fn analyze(&mut self, name: &str, calib: &Dataset) -> Result<(), String> {
+        let model = self
+            .models
+            .get_mut(name)
+            .ok_or_else(|| format!("model `{name}` was not loaded"))?;
+        if model.curvature.is_none() {
+            let curvature =
+                sensitivity::analyze(&model.network, calib, |_, _| {}).map_err(|e| e.to_string())?;
+            model.curvature = Some(curvature);
+        }
+        Ok(())
+    }
+}
+
+/// Whether `point` selects its weights by sensitivity score (and so needs a calibration pass).
+pub fn needs_scores(point: &Point) -> bool {
+    point.fraction > 0.0 && point.fraction < 1.0 && point.method != "random"
+}
+
+/// Why a point failed: the message, and whether bad input caused it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointFailure {
+    /// What failed.
+    pub message: String,
+    /// Bad input (a network that does not fit the arrays, an unusable method) rather than a fault.
+    pub bad_input: bool,
+}
+
+impl PointFailure {
+    fn input(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            bad_input: true,
+        }
+    }
+}
+
+/// Runs one point and returns its metric cells ([`metric_columns`] order).
+pub fn run_point(point: &Point, models: &Models) -> Result<Vec<String>, PointFailure> {
+    let model = models
+        .get(&point.model)
+        .ok_or_else(|| PointFailure::input(format!("model `{}` was not loaded", point.model)))?;
+    let mapped = Mapped::new(&model.weights, &point.hw).map_err(|e| PointFailure::input(e.to_string()))?;
+    let mask = select(point, &mapped, model)?;
+    let options = ProgramOptions {
+        seed: point.seed,
+        trace: TraceFilter::level(TraceLevel::Off),
+        keep_conductances: false,
+    };
+    let result =
+        sim::program(&mapped, &point.hw, &mask, &options, &mut NullSink).map_err(|e| PointFailure {
+            message: e.to_string(),
+            bad_input: false,
+        })?;
+    Ok(metric_cells(&result.summary))
+}
+
+/// The write-verify mask of a point: all weights at fraction 1, none at 0; in between, `random` draws
+/// the fraction from the point's seed, and the other methods take the global top-k of their score over
+/// the model's sensitivity pass. Methods that weigh device variation (`uswim`, `uswim-paper`,
+/// `uswim-cost`) see every weight's devices as the point's mapping and variation map give them, drawn
+/// with the point's seed (the programmer's), through [`super::selection::device_info`].
+fn select(point: &Point, mapped: &Mapped, model: &LoadedModel) -> Result<Mask, PointFailure> {
+    if point.fraction >= 1.0 {
+        return Ok(Mask::All);
+    }
+    if point.fraction <= 0.0 {
+        return Ok(Mask::None);
+    }
+    if point.method == "random" {
+        return Ok(Mask::random(mapped, point.fraction, point.seed));
+    }
+    let method: Method = point
+        .method
+        .parse()
+        .map_err(|e: crate::error::InputError| PointFailure::input(e.to_string()))?;
+    let curvature = model.curvature.as_ref().ok_or_else(|| PointFailure {
+        message: format!("no sensitivity pass for model `{}`", point.model),
+        bad_input: false,
+    })?;
+    let devices = method
+        .needs_devices()
+        .then(|| super::selection::device_info(mapped, &point.hw, point.seed));
+    let options = ScoreOptions {
+        seed: point.seed,
+        ..ScoreOptions::new(method)
+    };
+    let fail = |e: crate::error::InputError| PointFailure::input(e.to_string());
+    let scores = sensitivity::score(curvature, devices.as_deref(), &options).map_err(fail)?;
+    let selection =
+        sensitivity::select(&scores, Budget::Fraction(point.fraction), devices.as_deref()).map_err(fail)?;
+    Ok(Mask::Weights(selection.layers))
+}
