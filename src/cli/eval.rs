@@ -1,0 +1,55 @@
+//! `uswim eval`: clean (noise-free) test accuracy of a model file.
+
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Instant;
+use uswim::nn::{Dataset, Split, model_file};
+
+/// Arguments of `uswim eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Model file (safetensors with PyTorch state_dict names).
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Architecture (mlp, lenet, convnet, resnet18); defaults to the `arch` recorded in the file by
+    /// `uswim train`.
+    #[arg(long)]
+    arch: Option<String>,
+    /// Dataset name (mnist, fashion-mnist) or folder of IDX files; the test split is used.
+    #[arg(long, default_value = "mnist")]
+    dataset: String,
+    /// Also print one JSON object on the last line (accuracy as a fraction, images, correct, ...).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `uswim eval`.
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    let (net, _) = model_file::load(args.arch.as_deref(), &args.model)?;
+    let arch = net.arch();
+    let test_set = Dataset::load(&args.dataset, Split::Test)?;
+    let start = Instant::now();
+    let acc = net.accuracy(&test_set)?;
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "{arch} on {} (test): accuracy {:.2}% ({} of {} images) in {seconds:.3} s",
+        test_set.name(),
+        100.0 * acc.fraction(),
+        acc.correct,
+        acc.images
+    );
+    if args.json {
+        let json = serde_json::json!({
+            "model": args.model.display().to_string(),
+            "arch": arch,
+            "dataset": test_set.name(),
+            "split": "test",
+            "accuracy": acc.fraction(),
+            "correct": acc.correct,
+            "images": acc.images,
+            "seconds": seconds,
+        });
+        println!("{json}");
+    }
+    Ok(())
+}

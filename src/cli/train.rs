@@ -1,0 +1,111 @@
+//! `uswim train`: train a zoo architecture on a dataset and save it as safetensors.
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+use uswim::nn::train::{TrainConfig, Trainer};
+use uswim::nn::{Dataset, Split, model_file, zoo};
+
+/// Arguments of `uswim train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Architecture: mlp, lenet, convnet or resnet18.
+    #[arg(long, default_value = "lenet")]
+    arch: String,
+    /// Dataset name (mnist, fashion-mnist) or folder of IDX files.
+    #[arg(long, default_value = "mnist")]
+    dataset: String,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    /// Seed of the initialisation and the shuffles.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Images per mini-batch.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Adam step size.
+    #[arg(long, default_value_t = 2e-3)]
+    lr: f32,
+    /// Output model file (safetensors, PyTorch state_dict names).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+/// Runs `uswim train`.
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let mut net = zoo::build(&args.arch)?;
+    let config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.lr,
+        seed: args.seed,
+    };
+    config.validate()?;
+    let train_set = Dataset::load(&args.dataset, Split::Train)?;
+    let test_set = Dataset::load(&args.dataset, Split::Test)?;
+    net.check_dataset(&test_set)?;
+    net.initialize(args.seed);
+    let mut trainer = Trainer::new(&net, &train_set, &config)?;
+    let batches = train_set.len().div_ceil(config.batch_size);
+    let bar = ProgressBar::new((batches * config.epochs) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+            .context("progress bar template")?
+            .progress_chars("=> "),
+    );
+    let start = Instant::now();
+    let mut test_accuracy = 0.0;
+    for e in 1..=config.epochs {
+        let p = trainer.epoch(&mut net, &train_set, |p| {
+            bar.inc(1);
+            if p.batch % 10 == 0 || p.batch == p.batches {
+                bar.set_message(format!(
+                    "epoch {}/{} loss {:.4} acc {:.2}%",
+                    p.epoch,
+                    config.epochs,
+                    p.loss,
+                    100.0 * p.accuracy
+                ));
+            }
+        });
+        test_accuracy = net.accuracy(&test_set)?.fraction();
+        bar.suspend(|| {
+            println!(
+                "epoch {e}/{}: train loss {:.4}, train accuracy {:.2}%, test accuracy {:.2}% ({:.1} s)",
+                config.epochs,
+                p.loss,
+                100.0 * p.accuracy,
+                100.0 * test_accuracy,
+                start.elapsed().as_secs_f64()
+            )
+        });
+    }
+    bar.finish_and_clear();
+    let metadata = BTreeMap::from([
+        ("format".to_string(), "pt".to_string()),
+        ("arch".to_string(), args.arch.clone()),
+        ("dataset".to_string(), train_set.name().to_string()),
+        ("epochs".to_string(), args.epochs.to_string()),
+        ("seed".to_string(), args.seed.to_string()),
+        ("batch_size".to_string(), args.batch_size.to_string()),
+        ("learning_rate".to_string(), args.lr.to_string()),
+        ("test_accuracy".to_string(), format!("{test_accuracy:.4}")),
+        (
+            "trained_by".to_string(),
+            format!("uswim {}", env!("CARGO_PKG_VERSION")),
+        ),
+    ]);
+    model_file::save(&net, &args.out, &metadata)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "saved {} ({} test accuracy {:.2}%)",
+        args.out.display(),
+        args.arch,
+        100.0 * test_accuracy
+    );
+    Ok(())
+}

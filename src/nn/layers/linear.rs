@@ -1,0 +1,91 @@
+//! Fully connected layer `y = x W^T + b`, weight `[out, in]` as in PyTorch.
+
+use super::{Order, powered};
+use crate::nn::param::Param;
+use crate::nn::tensor::{Tensor, data, data_mut, gemm, mat, mat_mut};
+use ndarray::IxDyn;
+
+/// A fully connected layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Linear {
+    /// Index of the `[out, in]` weight in the network's parameters.
+    pub weight: usize,
+    /// Index of the `[out]` bias, if any.
+    pub bias: Option<usize>,
+    /// Input features.
+    pub in_features: usize,
+    /// Output features.
+    pub out_features: usize,
+}
+
+impl Linear {
+    /// `x [N, in] -> y [N, out]`, followed by a ReLU if `relu`.
+    pub(super) fn forward(&self, params: &[Param], x: &Tensor, relu: bool) -> Tensor {
+        let n = x.shape()[0];
+        let (fi, fo) = (self.in_features, self.out_features);
+        let mut y = Tensor::zeros(IxDyn(&[n, fo]));
+        let ys = data_mut(&mut y);
+        let beta = match self.bias {
+            Some(b) => {
+                let bias = data(&params[b].value);
+                for row in ys.chunks_exact_mut(fo) {
+                    row.copy_from_slice(bias);
+                }
+                1.0
+            }
+            None => 0.0,
+        };
+        let w = mat(data(&params[self.weight].value), fo, fi);
+        gemm(1.0, &mat(data(x), n, fi), &w.t(), beta, &mut mat_mut(ys, n, fo));
+        if relu {
+            ys.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+        y
+    }
+
+    /// Backward of `order`: accumulates `dW += dy^T x` and `db += sum dy` (first order) or
+    /// `H_W += d2y^T x^2`, `H_b += sum d2y` (second), and returns `dy W` (or `d2y W^2`).
+    pub(super) fn backward(
+        &self,
+        params: &[Param],
+        x: &Tensor,
+        dy: &Tensor,
+        order: Order,
+        grads: &mut [Tensor],
+        need_dx: bool,
+    ) -> Option<Tensor> {
+        let n = x.shape()[0];
+        let (fi, fo) = (self.in_features, self.out_features);
+        let dys = data(dy);
+        let xs = powered(data(x), order);
+        let dyv = mat(dys, n, fo);
+        gemm(
+            1.0,
+            &dyv.t(),
+            &mat(&xs, n, fi),
+            1.0,
+            &mut mat_mut(data_mut(&mut grads[self.weight]), fo, fi),
+        );
+        if let Some(b) = self.bias {
+            let gb = data_mut(&mut grads[b]);
+            for row in dys.chunks_exact(fo) {
+                for (g, d) in gb.iter_mut().zip(row) {
+                    *g += d;
+                }
+            }
+        }
+        if !need_dx {
+            return None;
+        }
+        let ws = powered(data(&params[self.weight].value), order);
+        let mut dx = Tensor::zeros(IxDyn(&[n, fi]));
+        gemm(
+            1.0,
+            &dyv,
+            &mat(&ws, fo, fi),
+            0.0,
+            &mut mat_mut(data_mut(&mut dx), n, fi),
+        );
+        Some(dx)
+    }
+}
