@@ -1,3 +1,25 @@
-//! Trace sinks and output writers: the only module that writes result files.
+//! Traces and result files: the only module that writes them (DESIGN.md section 6).
+//!
+//! - [`record`]: what the programmer reports (phase and device events, per-array and per-layer
+//!   statistics, the summary, energy by component).
+//! - [`sink`]: the [`TraceSink`] interface the programmer pushes events to, the [`TraceFilter`] (level,
+//!   arrays, sampled rows), and in-memory sinks for tests.
+//! - [`events_csv`]: `events.csv`, streamed to disk through a bounded buffer by a writer thread.
+//! - [`reports`]: `arrays.csv`, `layers.csv`, `summary.json`.
+//! - [`atomic`]: every file is written under a temporary name and renamed on success.
+//!
+//! **Invariant:** traces are never held in memory: events stream to their sink as they happen.
 
 pub mod atomic;
+pub mod events_csv;
+mod num;
+pub mod record;
+pub mod reports;
+pub mod sink;
+
+pub use events_csv::EventsCsv;
+pub use record::{
+    ArrayStats, Counts, DeviceOp, Energy, LayerStats, PhaseEvent, PhaseOp, PulseEvent, Summary,
+};
+pub use reports::RunInfo;
+pub use sink::{NullSink, TraceFilter, TraceLevel, TraceSink, VecSink};

@@ -1,0 +1,344 @@
+//! `uswim program`: simulate programming a network into crossbars and write its traces and reports.
+
+use super::BadInput;
+use super::hw::parse_overrides;
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io;
+use std::path::{Path, PathBuf};
+use uswim::config::{self, HwConfig};
+use uswim::error::InputError;
+use uswim::map::{LayerWeights, Mapped};
+use uswim::nn::{self, Network, model_file};
+use uswim::sensitivity;
+use uswim::sim::{self, Mask, ProgramOptions, ProgramResult};
+use uswim::trace::{
+    self, ArrayStats, EventsCsv, PhaseEvent, PulseEvent, RunInfo, Summary, TraceFilter, TraceLevel, TraceSink,
+};
+
+/// Simulate programming a network's weights into crossbars, pulse by pulse and cycle by cycle, with
+/// write-verify for the weights a mask selects. Writes events.csv (unless --trace-level off), arrays.csv,
+/// layers.csv and summary.json into --out; each appears only once complete.
+#[derive(Debug, Args)]
+pub struct ProgramArgs {
+    /// Hardware configuration: a TOML file or a preset name (see `uswim hw list`).
+    #[arg(long, value_name = "FILE|PRESET", default_value = config::DEFAULT_PRESET)]
+    hw: String,
+    /// Override a hardware key, e.g. `--set program.tolerance=0.02` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Trained model weights (safetensors, PyTorch names and layouts).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "shape",
+        required_unless_present = "shape"
+    )]
+    model: Option<PathBuf>,
+    /// Architecture of --model (default: the one recorded in the file).
+    #[arg(long, value_name = "NAME", requires = "model")]
+    arch: Option<String>,
+    /// A zoo architecture with random weights (PyTorch's default initialisation from --seed), for
+    /// timing-only studies: mlp, lenet, convnet, resnet18.
+    #[arg(long, value_name = "NAME")]
+    shape: Option<String>,
+    /// Weights to write-verify: `all`, `none`, `random:F` (a fraction F of all weights, chosen from
+    /// --seed), or a mask file from `uswim sensitivity` (safetensors, one u8 0/1 tensor per weight tensor).
+    #[arg(long, value_name = "all|none|random:F|FILE", default_value = "all")]
+    mask: String,
+    /// Seed of every random draw (device variation, programming noise, random masks and weights).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder.
+    #[arg(long, value_name = "DIR", default_value = "program-out")]
+    out: PathBuf,
+    /// Event trace: `phase` (one row per row phase), `device` (also one row per device pulse and read) or
+    /// `off`.
+    #[arg(long, value_name = "LEVEL", default_value = "phase")]
+    trace_level: String,
+    /// Trace only a random fraction F of the crossbar rows (whole rows are kept or dropped), in (0, 1].
+    #[arg(long, value_name = "F")]
+    trace_sample: Option<f64>,
+    /// Trace only these arrays, e.g. `0-3,10`.
+    #[arg(long, value_name = "LIST")]
+    trace_arrays: Option<String>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Runs `uswim program`.
+pub fn run(args: ProgramArgs) -> anyhow::Result<()> {
+    let overrides = parse_overrides(&args.overrides)?;
+    let hw = config::load(&args.hw, &overrides)?;
+    let filter = trace_filter(&args)?;
+    let (network, net) = load_network(&args)?;
+    let mapped =
+        Mapped::new(&LayerWeights::of_network(&net), &hw).map_err(|e| BadInput(format!("{network}: {e}")))?;
+    let mask = load_mask(&args.mask, &net, &mapped, args.seed)?;
+    drop(net);
+    mask.check(&mapped).map_err(|e| BadInput(e.to_string()))?;
+
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let events = match filter.level {
+        TraceLevel::Off => None,
+        level => Some(EventsCsv::create(args.out.join("events.csv"), level).context("events.csv")?),
+    };
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(u64::from(mapped.num_arrays()))
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} arrays, {elapsed} elapsed, eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix("programming");
+    let mut sink = CliSink { events, bar };
+    let options = ProgramOptions {
+        seed: args.seed,
+        trace: filter,
+        keep_conductances: false,
+    };
+    let result = sim::program(&mapped, &hw, &mask, &options, &mut sink).map_err(|e| match e {
+        sim::SimError::Trace(io) => anyhow::Error::new(io).context("writing events.csv"),
+        other => BadInput(other.to_string()).into(),
+    })?;
+    sink.bar.finish_and_clear();
+    if let Some(events) = sink.events {
+        events.finish().context("events.csv")?;
+    }
+    let run = RunInfo {
+        network: network.clone(),
+        hw_source: args.hw.clone(),
+        seed: args.seed,
+        mask: args.mask.clone(),
+        trace_level: args.trace_level.clone(),
+    };
+    write_reports(&args.out, &result, &hw, &run)?;
+    print!("{}", summary_text(&result, &hw, &run, &args.out));
+    Ok(())
+}
+
+/// The trace filter of the command line.
+fn trace_filter(args: &ProgramArgs) -> anyhow::Result<TraceFilter> {
+    let level = TraceLevel::parse(&args.trace_level).ok_or_else(|| {
+        BadInput(format!(
+            "--trace-level: `{}` is not allowed; expected phase, device or off",
+            args.trace_level
+        ))
+    })?;
+    let arrays = match &args.trace_arrays {
+        None => None,
+        Some(text) => Some(TraceFilter::parse_arrays(text).ok_or_else(|| {
+            BadInput(format!(
+                "--trace-arrays: `{text}` is not a list of arrays such as `0-3,10`"
+            ))
+        })?),
+    };
+    if let Some(f) = args.trace_sample
+        && !(f > 0.0 && f <= 1.0)
+    {
+        return Err(BadInput(format!("--trace-sample: {f} is out of range; allowed: (0, 1]")).into());
+    }
+    Ok(TraceFilter {
+        level,
+        arrays,
+        sample: args.trace_sample,
+    })
+}
+
+/// The network and a name for it.
+fn load_network(args: &ProgramArgs) -> anyhow::Result<(String, Network)> {
+    if let Some(path) = &args.model {
+        let (net, _) = model_file::load(args.arch.as_deref(), path)?;
+        return Ok((format!("{} ({})", path.display(), net.arch()), net));
+    }
+    let shape = args.shape.as_deref().unwrap_or_default();
+    let mut net = nn::zoo::build(shape).map_err(|e| InputError::new("--shape", e.field, e.problem))?;
+    net.initialize(args.seed);
+    Ok((format!("{shape} (random weights, seed {})", args.seed), net))
+}
+
+/// The mask of `spec`: `all`, `none`, `random:F` or a mask file.
+fn load_mask(spec: &str, net: &Network, mapped: &Mapped, seed: u64) -> anyhow::Result<Mask> {
+    match spec {
+        "all" => return Ok(Mask::All),
+        "none" => return Ok(Mask::None),
+        _ => {}
+    }
+    if let Some(f) = spec.strip_prefix("random:") {
+        let fraction: f64 = f
+            .parse()
+            .ok()
+            .filter(|x: &f64| (0.0..=1.0).contains(x))
+            .ok_or_else(|| BadInput(format!("--mask: `{f}` in `{spec}` is not a fraction in [0, 1]")))?;
+        return Ok(Mask::random(mapped, fraction, seed));
+    }
+    Ok(read_mask_file(Path::new(spec), net, mapped)?)
+}
+
+/// A mask file from `uswim sensitivity`: one U8 0/1 tensor per programmable weight tensor of `net`.
+fn read_mask_file(path: &Path, net: &Network, mapped: &Mapped) -> Result<Mask, InputError> {
+    if !path.exists() {
+        return Err(InputError::new(
+            "--mask",
+            path.display().to_string(),
+            "neither all, none, random:F nor an existing mask file",
+        ));
+    }
+    let file = sensitivity::output::Mask::read(path)?;
+    file.check(net, &path.display().to_string())?;
+    let layers = mapped
+        .layers()
+        .iter()
+        .map(|l| {
+            let flags = file
+                .get(&l.name)
+                .expect("checked: the mask has every programmable tensor");
+            flags.iter().map(|&b| b == 1).collect()
+        })
+        .collect();
+    Ok(Mask::Weights(layers))
+}
+
+/// The sink of the command line: `events.csv` (if traced) and the progress bar.
+struct CliSink {
+    events: Option<EventsCsv>,
+    bar: ProgressBar,
+}
+
+impl TraceSink for CliSink {
+    fn on_phase(&mut self, event: &PhaseEvent) -> io::Result<()> {
+        match &mut self.events {
+            Some(e) => e.on_phase(event),
+            None => Ok(()),
+        }
+    }
+
+    fn on_pulse(&mut self, event: &PulseEvent) -> io::Result<()> {
+        match &mut self.events {
+            Some(e) => e.on_pulse(event),
+            None => Ok(()),
+        }
+    }
+
+    fn on_array_done(&mut self, _: &ArrayStats) -> io::Result<()> {
+        self.bar.inc(1);
+        Ok(())
+    }
+}
+
+fn write_reports(out: &Path, result: &ProgramResult, hw: &HwConfig, run: &RunInfo) -> anyhow::Result<()> {
+    trace::reports::write_arrays_csv(out.join("arrays.csv"), &result.arrays).context("arrays.csv")?;
+    trace::reports::write_layers_csv(out.join("layers.csv"), &result.layers).context("layers.csv")?;
+    trace::reports::write_summary_json(out.join("summary.json"), &result.summary, hw, run)
+        .context("summary.json")?;
+    Ok(())
+}
+
+/// A value with an SI prefix: `12.3 ms`, `4.56 uJ`.
+fn si(value: f64, unit: &str) -> String {
+    const PREFIXES: [(f64, &str); 7] = [
+        (1e9, "G"),
+        (1e6, "M"),
+        (1e3, "k"),
+        (1.0, ""),
+        (1e-3, "m"),
+        (1e-6, "u"),
+        (1e-9, "n"),
+    ];
+    let (scale, prefix) = PREFIXES
+        .iter()
+        .find(|(s, _)| value.abs() >= *s)
+        .copied()
+        .unwrap_or((1e-12, "p"));
+    format!("{:.4} {prefix}{unit}", value / scale)
+}
+
+/// The one-screen summary printed at the end.
+fn summary_text(result: &ProgramResult, hw: &HwConfig, run: &RunInfo, out: &Path) -> String {
+    let s: &Summary = &result.summary;
+    let c = &s.counts;
+    let pct = |part: f64, whole: f64| if whole > 0.0 { 100.0 * part / whole } else { 0.0 };
+    let mut text = String::new();
+    let mut line = |l: String| {
+        text.push_str(&l);
+        text.push('\n');
+    };
+    line(format!("uswim program: {}", run.network));
+    line(format!("  hardware   {} ({})", hw.name, run.hw_source));
+    line(format!("  mask       {} (seed {})", run.mask, run.seed));
+    line(format!(
+        "  network    {} layers, {} weights ({} selected, {:.2}%), {} arrays of {}x{}",
+        s.layers,
+        s.weights,
+        s.selected_weights,
+        pct(s.selected_weights as f64, s.weights as f64),
+        s.arrays,
+        hw.array.rows,
+        hw.array.cols
+    ));
+    line(format!(
+        "  devices    {} ({} verified, {:.2}%)",
+        c.devices,
+        c.selected_devices,
+        pct(c.selected_devices as f64, c.devices as f64)
+    ));
+    line(format!(
+        "  time       {} ({} cycles at {} MHz, {} arrays in parallel)",
+        si(s.total_time_ns * 1e-9, "s"),
+        s.total_cycles,
+        hw.controller.clock_mhz,
+        hw.controller.parallel_arrays
+    ));
+    let total = s.total_energy_pj();
+    line(format!("  energy     {}", si(total * 1e-12, "J")));
+    for (name, v) in s.energy.components() {
+        line(format!(
+            "    {name:13} {:>14} {:6.2}%",
+            si(v * 1e-12, "J"),
+            pct(v, total)
+        ));
+    }
+    let per_device = |x: u64| x as f64 / c.devices.max(1) as f64;
+    line(format!(
+        "  pulses     {} ({:.3} per device: {:.3} open-loop, {:.3} verify)",
+        c.pulses,
+        per_device(c.pulses),
+        per_device(c.open_loop_pulses),
+        per_device(c.verify_pulses)
+    ));
+    line(format!(
+        "  verify     {} reads, {} ADC conversions, iterations per verified device mean {:.3} max {}; {} of {} rows verified",
+        c.verify_reads,
+        c.adc_conversions,
+        c.iterations_mean(),
+        c.iterations_max,
+        c.verified_rows,
+        c.rows
+    ));
+    line(format!(
+        "  failures   {} devices did not converge in {} iterations ({:.4}% of verified)",
+        c.failed_devices,
+        hw.program.max_iterations,
+        pct(c.failed_devices as f64, c.selected_devices as f64)
+    ));
+    line(format!("  outputs    {}", out.display()));
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn si_prefixes_pick_the_largest_that_fits() {
+        assert_eq!(si(0.0123, "s"), "12.3000 ms");
+        assert_eq!(si(4.5e-6, "J"), "4.5000 uJ");
+        assert_eq!(si(2.0e3, "s"), "2.0000 ks");
+        assert_eq!(si(3e-13, "J"), "0.3000 pJ");
+    }
+}
