@@ -3,7 +3,17 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod analyze;
+mod device;
+mod device_fit;
 mod hw;
+mod merge;
+mod plot;
+mod sweep;
+mod program;
+mod reproduce;
+mod train;
+mod eval;
 
 /// Exit codes, documented in `--help`.
 const AFTER_HELP: &str = "Exit codes: 0 success; 1 runtime failure (I/O, internal error); \
@@ -21,9 +31,9 @@ pub struct Cli {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, global = true)]
     threads: Option<usize>,
-    /// What to do.
+    /// What to do (default: `reproduce` with every default).
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 /// The subcommands.
@@ -32,6 +42,24 @@ enum Command {
     /// Hardware configurations: check and print presets and files.
     #[command(subcommand)]
     Hw(hw::HwCommand),
+    /// Device-level report: write-verify many devices per level (`uswim device [report] ...`).
+    Device(device::DeviceArgs),
+    /// Chart columns of any CSV (sweep results, traces) as PNG or SVG.
+    Plot(plot::PlotArgs),
+    /// Run a parameter sweep (or one shard of it) from a spec file.
+    Sweep(sweep::SweepArgs),
+    /// Join the shard outputs of a sweep into one results CSV.
+    Merge(merge::MergeArgs),
+    /// Simulate programming a network into crossbars: time, energy, traces.
+    Program(program::ProgramArgs),
+    /// Train a built-in architecture on a dataset and save it as safetensors.
+    Train(train::TrainArgs),
+    /// Clean (noise-free) test accuracy of a model file.
+    Eval(eval::EvalArgs),
+    /// Sensitivity analysis: score every weight and write the write-verify mask.
+    Analyze(analyze::AnalyzeArgs),
+    /// The U-SWIM experiment with Monte-Carlo accuracy, time, energy, headline and plots (the default).
+    Reproduce(reproduce::ReproduceArgs),
 }
 
 /// An error that came from bad user input (exit code 2) rather than a runtime failure (exit code 1).
@@ -73,8 +101,20 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let result = match cli.command {
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Reproduce(reproduce::ReproduceArgs::defaults()));
+    let result = match command {
         Command::Hw(cmd) => hw::run(cmd),
+        Command::Device(args) => device::run(args),
+        Command::Plot(args) => plot::run(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::Program(args) => program::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Analyze(args) => analyze::run(args),
+        Command::Reproduce(args) => reproduce::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

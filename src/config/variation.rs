@@ -4,13 +4,19 @@ use super::ConfigError;
 use super::check;
 use serde::{Deserialize, Serialize};
 
-/// Device-to-device variation: each device's sigma is `sigma` times the product of the maps' multipliers.
+/// Device-to-device variation: each device's sigma is `sigma` (or the `level_poly` value) times the product
+/// of the other maps' multipliers. For the statistical device a device's sigma is the std of its open-loop
+/// write error (fraction of the range); for the pulse-level device it scales that device's eta, Vth and
+/// cycle-to-cycle spreads by sigma_i / sigma (see `uswim::variation`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariationConfig {
-    /// Base open-loop programming error std, as a fraction of the range, in [0, 2].
+    /// Base open-loop programming error std, as a fraction of the range, in [0, 2]. For the pulse-level
+    /// device, the reference sigma at which its spreads are the configured eta_d2d, vth_d2d_v and c2c.
     pub sigma: f64,
-    /// Std of a write-verified device's final error (the papers' sigma after verify), fraction of range.
+    /// Std of a write-verified device's final error (the papers' sigma after verify), fraction of range:
+    /// the final error of the statistical device with `outcome = "gaussian"`, and the after-verify sigma
+    /// the sensitivity analyzer assumes.
     #[serde(default)]
     pub sigma_wv: f64,
     /// Maps composed multiplicatively, in order (`[[device.variation.maps]] kind = ...`).
@@ -25,6 +31,16 @@ impl VariationConfig {
         check::within("device.variation.sigma_wv", self.sigma_wv, 0.0, 2.0)?;
         for (i, map) in self.maps.iter().enumerate() {
             map.validate(&format!("device.variation.maps[{i}]"))?;
+        }
+        let level_polys: Vec<usize> = (self.maps.iter().enumerate())
+            .filter(|(_, m)| matches!(m, VariationMapConfig::LevelPoly { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        if let [_, second, ..] = level_polys[..] {
+            return Err(ConfigError::at(
+                format!("device.variation.maps[{second}]"),
+                "a second `level_poly` map; at most one is allowed (it replaces the base sigma)",
+            ));
         }
         Ok(())
     }
@@ -49,7 +65,8 @@ pub enum VariationMapConfig {
         #[serde(default = "band_high")]
         high: f64,
     },
-    /// Sigma as a polynomial of x = G*/g_max: sigma(x) = sum c_k x^k, in uS (replaces the base sigma).
+    /// Sigma as a polynomial of x = G*/g_max: sigma(x) = sum c_k x^k, in uS, divided by the range; it
+    /// replaces the base sigma (at most one per configuration), and the other maps multiply it.
     LevelPoly {
         /// Polynomial coefficients c_0, c_1, ... in uS.
         coefficients_us: Vec<f64>,

@@ -1,1 +1,13 @@
-fn main(){}
+fn main() {}
+mod calibrate;
+mod config;
+mod device;
+mod eval;
+mod map;
+mod nn;
+mod plot;
+mod reproduce;
+mod sensitivity;
+mod sim;
+mod sweep;
+mod trace;

@@ -1,0 +1,280 @@
+//! The device report: write-verify many independent devices per level and summarise what it takes.
+//!
+//! Per level L (target G*_L = g_min + R L / (levels - 1)), `trials` devices are made and programmed as the
+//! programmer would: instantiate with the sigma the variation map gives the device, open-loop write, then
+//! write-verify (for the `open_loop` scheme, no verify: the open-loop write is all). Devices are split into
+//! chunks of at most one array (rows x cols); a chunk is a virtual array whose devices sit evenly spread
+//! over its rows and columns (so `spatial` gradients are sampled fairly), with array id
+//! `level * chunks_per_level + chunk`, and the devices of a chunk use the stream
+//! `rng::substream(seed, Purpose::Device, level, chunk)`. The `band` map sees |w| / max|W| = L / (levels - 1)
+//! (as if each device held a whole weight). Chunks run in parallel and are merged in order, so results do
+//! not depend on the thread count.
+
+use super::{Device, WriteVerify};
+use crate::config::HwConfig;
+use crate::rng::{self, Purpose};
+use crate::variation::{DeviceSite, VariationMap};
+use rayon::prelude::*;
+
+/// A count distribution with exact quantiles (counts per value).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CountHistogram {
+    counts: Vec<u64>,
+    total: u64,
+    sum: u64,
+}
+
+impl CountHistogram {
+    /// Records one value.
+    pub fn add(&mut self, value: u32) {
+        let v = value as usize;
+        if v >= self.counts.len() {
+            self.counts.resize(v + 1, 0);
+        }
+        self.counts[v] += 1;
+        self.total += 1;
+        self.sum += u64::from(value);
+    }
+
+    /// Adds every value of `other`.
+    pub fn merge(&mut self, other: &CountHistogram) {
+        if other.counts.len() > self.counts.len() {
+            self.counts.resize(other.counts.len(), 0);
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.total += other.total;
+        self.sum += other.sum;
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> u64 {
+        self.total
+    }
+
+    /// Whether no value was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Mean (0 when empty).
+    pub fn mean(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.sum as f64 / self.total as f64
+        }
+    }
+
+    /// Nearest-rank quantile: the smallest value v with #{x <= v} >= q N (q in (0, 1]; 0 when empty).
+    pub fn quantile(&self, q: f64) -> u32 {
+        let rank = ((q * self.total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (v, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return v as u32;
+            }
+        }
+        0
+    }
+
+    /// The largest value (0 when empty).
+    pub fn max(&self) -> u32 {
+        self.counts.iter().rposition(|&c| c > 0).unwrap_or(0) as u32
+    }
+}
+
+/// The summary of one level.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LevelReport {
+    /// The level index.
+    pub level: u32,
+    /// Its target conductance, in uS.
+    pub target_us: f64,
+    /// Pulses per device: open-loop write plus verify corrections.
+    pub pulses: CountHistogram,
+    /// Open-loop write pulses per device (SET and RESET).
+    pub open_loop_pulses: CountHistogram,
+    /// Verify reads per device (0 for the `open_loop` scheme).
+    pub reads: CountHistogram,
+    /// Devices that ended inside the band (verify converged; for `open_loop`, true error within tolerance).
+    pub successes: u64,
+    /// Sum of the final errors G - G*, in uS.
+    pub error_sum_us: f64,
+    /// Sum of the squared final errors, in uS^2.
+    pub error_sq_sum_us: f64,
+    /// Total device energy of the pulses (open-loop and verify), in pJ.
+    pub pulse_energy_pj: f64,
+    /// Total device energy of the verify reads, in pJ.
+    pub read_energy_pj: f64,
+    /// Total ADC conversion energy, in pJ.
+    pub adc_energy_pj: f64,
+    /// Total write-driver energy, in pJ.
+    pub driver_energy_pj: f64,
+}
+
+impl LevelReport {
+    /// Devices simulated.
+    pub fn trials(&self) -> u64 {
+        self.pulses.len()
+    }
+
+    /// Fraction of devices that ended inside the band.
+    pub fn success_rate(&self) -> f64 {
+        self.successes as f64 / self.trials().max(1) as f64
+    }
+
+    /// Mean final error, in uS.
+    pub fn error_mean_us(&self) -> f64 {
+        self.error_sum_us / self.trials().max(1) as f64
+    }
+
+    /// Standard deviation of the final error (over devices, n - 1 denominator), in uS.
+    pub fn error_std_us(&self) -> f64 {
+        let n = self.trials() as f64;
+        if n < 2.0 {
+            return 0.0;
+        }
+        let mean = self.error_sum_us / n;
+        ((self.error_sq_sum_us - n * mean * mean) / (n - 1.0))
+            .max(0.0)
+            .sqrt()
+    }
+
+    /// Mean energy per device of every component, in pJ.
+    pub fn energy_per_device_pj(&self) -> f64 {
+        (self.pulse_energy_pj + self.read_energy_pj + self.adc_energy_pj + self.driver_energy_pj)
+            / self.trials().max(1) as f64
+    }
+
+    fn merge(&mut self, other: &LevelReport) {
+        self.pulses.merge(&other.pulses);
+        self.open_loop_pulses.merge(&other.open_loop_pulses);
+        self.reads.merge(&other.reads);
+        self.successes += other.successes;
+        self.error_sum_us += other.error_sum_us;
+        self.error_sq_sum_us += other.error_sq_sum_us;
+        self.pulse_energy_pj += other.pulse_energy_pj;
+        self.read_energy_pj += other.read_energy_pj;
+        self.adc_energy_pj += other.adc_energy_pj;
+        self.driver_energy_pj += other.driver_energy_pj;
+    }
+}
+
+/// Runs the report for `levels` (each in 0..2^bits_per_cell) with `trials` devices per level.
+pub fn run(hw: &HwConfig, levels: &[u32], trials: u32, seed: u64) -> Vec<LevelReport> {
+    let wv = WriteVerify::new(hw);
+    let variation = VariationMap::new(&hw.device.variation, &hw.device, &hw.array);
+    let per_array = u64::from(hw.array.rows) * u64::from(hw.array.cols);
+    let chunk = per_array.min(u64::from(trials.max(1))) as u32;
+    let chunks = trials.div_ceil(chunk.max(1));
+    let jobs: Vec<(u32, u32)> = levels
+        .iter()
+        .flat_map(|&level| (0..chunks).map(move |k| (level, k)))
+        .collect();
+    let parts: Vec<LevelReport> = jobs
+        .par_iter()
+        .map(|&(level, k)| {
+            let n = chunk.min(trials - k * chunk);
+            let array = level.wrapping_mul(chunks).wrapping_add(k);
+            run_chunk(hw, &wv, &variation, level, array, n, seed, k)
+        })
+        .collect();
+    levels
+        .iter()
+        .map(|&level| {
+            let mut total = LevelReport {
+                level,
+                target_us: hw.device.level_us(level),
+                ..LevelReport::default()
+            };
+            for part in parts.iter().filter(|p| p.level == level) {
+                total.merge(part);
+            }
+            total
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_chunk(
+    hw: &HwConfig,
+    wv: &WriteVerify,
+    variation: &VariationMap,
+    level: u32,
+    array: u32,
+    n: u32,
+    seed: u64,
+    chunk: u32,
+) -> LevelReport {
+    let target = hw.device.level_us(level) as f32;
+    let weight_norm = level as f32 / (hw.device.levels() - 1) as f32;
+    let (rows, cols) = (u64::from(hw.array.rows), u64::from(hw.array.cols));
+    let sites: Vec<DeviceSite> = (0..u64::from(n))
+        .map(|j| {
+            let position = j * rows * cols / u64::from(n);
+            DeviceSite {
+                array,
+                row: (position / cols) as u32,
+                col: (position % cols) as u32,
+                target_us: target,
+                weight_norm,
+            }
+        })
+        .collect();
+    let sigmas = variation.sigmas(seed, array, &sites);
+    let mut rng = rng::substream(seed, Purpose::Device, u64::from(level), u64::from(chunk));
+    let device: &Device = wv.device();
+    let verifies = hw.program.scheme.verifies();
+    let tolerance_us = wv.tolerance_us();
+    let mut out = LevelReport {
+        level,
+        target_us: f64::from(target),
+        ..LevelReport::default()
+    };
+    let mut sink = |_| {};
+    for &sigma in &sigmas {
+        let mut state = device.instantiate(target, sigma, &mut rng);
+        let open = device.open_loop_write(&mut state, target, &mut rng, &mut sink);
+        let (reads, pulses, success) = if verifies {
+            let v = wv.run(&mut state, target, &mut rng, &mut sink);
+            out.pulse_energy_pj += v.pulse_energy_pj;
+            out.read_energy_pj += v.read_energy_pj;
+            (v.reads, v.pulses, v.converged)
+        } else {
+            (0, 0, (state.g_us - target).abs() <= tolerance_us)
+        };
+        let total_pulses = open.pulses() + pulses;
+        out.pulses.add(total_pulses);
+        out.open_loop_pulses.add(open.pulses());
+        out.reads.add(reads);
+        out.successes += u64::from(success);
+        let error = f64::from(state.g_us - target);
+        out.error_sum_us += error;
+        out.error_sq_sum_us += error * error;
+        out.pulse_energy_pj += open.energy_pj;
+        out.adc_energy_pj += wv.adc_energy_pj(reads);
+        out.driver_energy_pj += wv.driver_energy_pj(total_pulses);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_quantiles_are_nearest_rank() {
+        let mut h = CountHistogram::default();
+        for v in [1, 2, 2, 3, 10] {
+            h.add(v);
+        }
+        assert_eq!(h.quantile(0.5), 2);
+        assert_eq!(h.quantile(0.9), 10);
+        assert_eq!(h.quantile(0.2), 1);
+        assert_eq!(h.max(), 10);
+        assert!((h.mean() - 3.6).abs() < 1e-12);
+    }
+}
