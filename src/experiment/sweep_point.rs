@@ -6,7 +6,7 @@ use crate::map::{LayerWeights, Mapped};
 use crate::nn::{Dataset, Network};
 use crate::sensitivity::{self, Budget, Curvature, Method, ScoreOptions};
 use crate::sim::{self, Mask, ProgramOptions};
-use crate::trace::{Energy, NullSink, Summary, TraceFilter, TraceLevel};
+use crate::trace::{Counts, Energy, NullSink, Summary, TraceFilter, TraceLevel};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -27,23 +27,10 @@ pub fn metric_columns() -> Vec<String> {
             .map(|(name, _)| format!("energy_{name}_pj")),
     );
     columns.extend(
-        [
-            "arrays",
-            "weights",
-            "selected_weights",
-            "devices",
-            "selected_devices",
-            "pulses",
-            "open_loop_pulses",
-            "verify_pulses",
-            "verify_reads",
-            "adc_conversions",
-            "iterations_mean",
-            "iterations_max",
-            "failed_devices",
-        ]
-        .iter()
-        .map(|s| s.to_string()),
+        ["arrays", "weights", "selected_weights"]
+            .iter()
+            .chain(&Counts::DEVICE_COLUMNS)
+            .map(|s| s.to_string()),
     );
     columns
 }
@@ -56,7 +43,6 @@ pub fn is_reserved_column(name: &str) -> bool {
 /// The cells of [`metric_columns`] for a programmer summary. Numbers use Rust's shortest round-trip
 /// formatting, so a value read back is bit-identical.
 pub fn metric_cells(s: &Summary) -> Vec<String> {
-    let c = &s.counts;
     let mut cells = vec![
         s.total_time_ns.to_string(),
         s.total_cycles.to_string(),
@@ -67,17 +53,8 @@ pub fn metric_cells(s: &Summary) -> Vec<String> {
         s.arrays.to_string(),
         s.weights.to_string(),
         s.selected_weights.to_string(),
-        c.devices.to_string(),
-        c.selected_devices.to_string(),
-        c.pulses.to_string(),
-        c.open_loop_pulses.to_string(),
-        c.verify_pulses.to_string(),
-        c.verify_reads.to_string(),
-        c.adc_conversions.to_string(),
-        c.iterations_mean().to_string(),
-        c.iterations_max.to_string(),
-        c.failed_devices.to_string(),
     ]);
+    cells.extend(s.counts.device_cells());
     cells
 }
 

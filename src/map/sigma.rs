@@ -9,7 +9,7 @@
 //! `open_loop_var - verified_var` of [`WeightVariation`]. For the pulse-level device, sigma_i is the scale
 //! of its spreads rather than the std of its open-loop error (see `device`).
 
-use super::layout::Mapped;
+use super::layout::{Mapped, MappedDevice};
 use crate::variation::{DeviceSite, VariationMap};
 use rayon::prelude::*;
 
@@ -45,16 +45,10 @@ pub struct WeightVariation {
     pub band_multiplier: f32,
 }
 
-/// The variation of every device of `array`, in device order (the order of the programmer and of
-/// [`Mapped::for_each_device`]).
-pub fn array_variation(
-    mapped: &Mapped,
-    variation: &VariationMap,
-    seed: u64,
-    array: u32,
-) -> Vec<DeviceVariation> {
-    let mut devices = Vec::new();
-    mapped.array_devices(array, &mut devices);
+/// The open-loop sigma of each of `devices` (those of `array`, in device order, as
+/// [`Mapped::array_devices`] gives them), drawn from the (seed, array) variation stream. The programmer
+/// and [`array_variation`] both call this, so the analyzer sees exactly the sigmas the devices get.
+pub fn device_sigmas(variation: &VariationMap, seed: u64, array: u32, devices: &[MappedDevice]) -> Vec<f32> {
     let sites: Vec<DeviceSite> = devices
         .iter()
         .map(|d| DeviceSite {
@@ -65,7 +59,20 @@ pub fn array_variation(
             weight_norm: d.weight_norm,
         })
         .collect();
-    let sigmas = variation.sigmas(seed, array, &sites);
+    variation.sigmas(seed, array, &sites)
+}
+
+/// The variation of every device of `array`, in device order (the order of the programmer and of
+/// [`Mapped::for_each_device`]).
+pub fn array_variation(
+    mapped: &Mapped,
+    variation: &VariationMap,
+    seed: u64,
+    array: u32,
+) -> Vec<DeviceVariation> {
+    let mut devices = Vec::new();
+    mapped.array_devices(array, &mut devices);
+    let sigmas = device_sigmas(variation, seed, array, &devices);
     let spec = mapped.spec();
     let sigma_wv = variation.sigma_wv() as f32;
     devices

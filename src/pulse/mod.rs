@@ -131,10 +131,9 @@ impl PulseScheme {
     #[inline]
     pub fn amplitude_v(&self, state: &mut SchemeState, polarity: Polarity, error_frac: f32) -> f32 {
         let v = match self {
-            PulseScheme::Fixed(s) => s.amplitude_v(polarity),
+            PulseScheme::Fixed(s) | PulseScheme::OpenLoop(s) => s.amplitude_v(polarity),
             PulseScheme::Ispp(s) => s.amplitude_v(state, polarity),
             PulseScheme::Adaptive(s) => s.amplitude_v(polarity, error_frac),
-            PulseScheme::OpenLoop(s) => s.amplitude_v(polarity),
         };
         state.last = Some(polarity);
         state.amplitude_v = v;
@@ -145,20 +144,18 @@ impl PulseScheme {
     #[inline]
     pub fn width_ns(&self) -> f32 {
         match self {
-            PulseScheme::Fixed(s) => s.width_ns,
+            PulseScheme::Fixed(s) | PulseScheme::OpenLoop(s) => s.width_ns,
             PulseScheme::Ispp(s) => s.width_ns,
             PulseScheme::Adaptive(s) => s.width_ns,
-            PulseScheme::OpenLoop(s) => s.width_ns,
         }
     }
 
     /// The largest amplitude the scheme can give a pulse of `polarity`, in V (used for a full RESET).
     pub fn max_amplitude_v(&self, polarity: Polarity) -> f32 {
         match self {
-            PulseScheme::Fixed(s) => s.amplitude_v(polarity),
+            PulseScheme::Fixed(s) | PulseScheme::OpenLoop(s) => s.amplitude_v(polarity),
             PulseScheme::Ispp(s) => s.v_max_v,
             PulseScheme::Adaptive(s) => s.v_max_v,
-            PulseScheme::OpenLoop(s) => s.amplitude_v(polarity),
         }
     }
 

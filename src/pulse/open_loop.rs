@@ -6,32 +6,11 @@
 //! read follows. Inside a verify loop (which the programmer never runs for this scheme) its pulses behave
 //! like `fixed` ones.
 
-use super::Polarity;
+use super::Fixed;
 
-/// NeuroSim V2.1 open-loop programming.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OpenLoop {
-    /// SET and RESET amplitudes, in V, indexed by [`Polarity::index`].
-    amplitudes_v: [f32; 2],
-    /// Pulse width, in ns.
-    pub width_ns: f32,
-}
-
-impl OpenLoop {
-    /// SET and RESET amplitudes in V, width in ns.
-    pub fn new(set_v: f64, reset_v: f64, width_ns: f64) -> Self {
-        Self {
-            amplitudes_v: [set_v as f32, reset_v as f32],
-            width_ns: width_ns as f32,
-        }
-    }
-
-    /// The amplitude of a pulse of `polarity`, in V.
-    #[inline]
-    pub fn amplitude_v(&self, polarity: Polarity) -> f32 {
-        self.amplitudes_v[polarity.index()]
-    }
-}
+/// NeuroSim V2.1 open-loop programming. Its pulses are [`Fixed`] ones (one amplitude per polarity, one
+/// width); what sets the scheme apart is the pulse count ([`pulse_count`]) and that no verify follows.
+pub type OpenLoop = Fixed;
 
 /// NeuroSim's pulse count to move the conductance by `delta_us` with pulses of `step_us` each:
 /// ceil(|dG| / dG_min). A ratio within a relative 1e-6 of a whole number counts as that number, so a

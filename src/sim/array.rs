@@ -20,12 +20,13 @@
 use super::mask::Mask;
 use crate::config::HwConfig;
 use crate::device::{Device, DeviceEvent, DeviceState, VerifyReport, WriteVerify};
+use crate::map::sigma::device_sigmas;
 use crate::map::{Mapped, MappedDevice};
 use crate::periph::Clock;
 use crate::pulse::Polarity;
 use crate::rng::{self, Purpose};
 use crate::trace::{Counts, DeviceOp, Energy, TraceFilter};
-use crate::variation::{DeviceSite, VariationMap};
+use crate::variation::VariationMap;
 
 /// Durations (in cycles) and per-operation peripheral energies of the programming steps.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -195,18 +196,7 @@ impl ArrayProgrammer<'_> {
     pub fn run(&self, array: u32) -> ArrayRun {
         let mut devices = Vec::new();
         self.mapped.array_devices(array, &mut devices);
-        let sites: Vec<DeviceSite> = devices
-            .iter()
-            .map(|d| DeviceSite {
-                array,
-                row: d.row,
-                col: d.col,
-                target_us: d.target_us,
-                weight_norm: d.weight_norm,
-            })
-            .collect();
-        let sigmas = self.variation.sigmas(self.seed, array, &sites);
-        drop(sites);
+        let sigmas = device_sigmas(&self.variation, self.seed, array, &devices);
         let tile = self.mapped.tiles()[array as usize];
         let mut run = ArrayRun {
             array,

@@ -138,6 +138,19 @@ impl TraceSink for EventsCsv {
     }
 }
 
+/// The columns `array,layer,row,op,iteration`, which phase and device rows share.
+fn push_place(out: &mut Vec<u8>, array: u32, layer: u32, row: u32, op: &str, iteration: u32) {
+    push_u64(out, array.into());
+    out.push(b',');
+    push_u64(out, layer.into());
+    out.push(b',');
+    push_u64(out, row.into());
+    out.push(b',');
+    out.extend_from_slice(op.as_bytes());
+    out.push(b',');
+    push_u64(out, iteration.into());
+}
+
 fn format_phase(out: &mut Vec<u8>, e: &PhaseEvent, device_columns: bool) {
     push_fixed(out, e.t_ns, 3);
     out.push(b',');
@@ -145,15 +158,7 @@ fn format_phase(out: &mut Vec<u8>, e: &PhaseEvent, device_columns: bool) {
     out.push(b',');
     push_u64(out, e.cycles);
     out.push(b',');
-    push_u64(out, e.array.into());
-    out.push(b',');
-    push_u64(out, e.layer.into());
-    out.push(b',');
-    push_u64(out, e.row.into());
-    out.push(b',');
-    out.extend_from_slice(e.op.name().as_bytes());
-    out.push(b',');
-    push_u64(out, e.iteration.into());
+    push_place(out, e.array, e.layer, e.row, e.op.name(), e.iteration);
     out.push(b',');
     push_u64(out, e.devices.into());
     out.push(b',');
@@ -173,15 +178,7 @@ fn format_pulse(out: &mut Vec<u8>, e: &PulseEvent) {
     out.push(b',');
     push_u64(out, e.cycle);
     out.extend_from_slice(b",,");
-    push_u64(out, e.array.into());
-    out.push(b',');
-    push_u64(out, e.layer.into());
-    out.push(b',');
-    push_u64(out, e.row.into());
-    out.push(b',');
-    out.extend_from_slice(e.op.name().as_bytes());
-    out.push(b',');
-    push_u64(out, e.iteration.into());
+    push_place(out, e.array, e.layer, e.row, e.op.name(), e.iteration);
     out.extend_from_slice(b",,,,");
     push_fixed(out, e.energy_pj, 9);
     out.push(b',');

@@ -192,6 +192,37 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Names of the device work columns of `arrays.csv`, `layers.csv` and the sweep results, in the
+    /// order of [`Counts::device_cells`] (the row counts are not among them).
+    pub const DEVICE_COLUMNS: [&'static str; 10] = [
+        "devices",
+        "selected_devices",
+        "pulses",
+        "open_loop_pulses",
+        "verify_pulses",
+        "verify_reads",
+        "adc_conversions",
+        "iterations_mean",
+        "iterations_max",
+        "failed_devices",
+    ];
+
+    /// The cells of [`Counts::DEVICE_COLUMNS`], in Rust's shortest round-trip formatting.
+    pub fn device_cells(&self) -> [String; 10] {
+        [
+            self.devices.to_string(),
+            self.selected_devices.to_string(),
+            self.pulses.to_string(),
+            self.open_loop_pulses.to_string(),
+            self.verify_pulses.to_string(),
+            self.verify_reads.to_string(),
+            self.adc_conversions.to_string(),
+            self.iterations_mean().to_string(),
+            self.iterations_max.to_string(),
+            self.failed_devices.to_string(),
+        ]
+    }
+
     /// Mean iterations per verified device (0 when none was verified).
     pub fn iterations_mean(&self) -> f64 {
         if self.selected_devices == 0 {

@@ -23,36 +23,19 @@ pub struct RunInfo {
     pub trace_level: String,
 }
 
-const COUNT_COLUMNS: [&str; 12] = [
-    "devices",
-    "selected_devices",
-    "pulses",
-    "open_loop_pulses",
-    "verify_pulses",
-    "verify_reads",
-    "adc_conversions",
-    "iterations_mean",
-    "iterations_max",
-    "failed_devices",
-    "rows",
-    "verified_rows",
-];
+/// The count columns of `arrays.csv` and `layers.csv`: the device work, then the rows.
+fn count_columns() -> impl Iterator<Item = String> {
+    Counts::DEVICE_COLUMNS
+        .iter()
+        .chain(&["rows", "verified_rows"])
+        .map(|s| s.to_string())
+}
 
-fn count_fields(c: &Counts) -> [String; 12] {
-    [
-        c.devices.to_string(),
-        c.selected_devices.to_string(),
-        c.pulses.to_string(),
-        c.open_loop_pulses.to_string(),
-        c.verify_pulses.to_string(),
-        c.verify_reads.to_string(),
-        c.adc_conversions.to_string(),
-        c.iterations_mean().to_string(),
-        c.iterations_max.to_string(),
-        c.failed_devices.to_string(),
-        c.rows.to_string(),
-        c.verified_rows.to_string(),
-    ]
+/// The cells of [`count_columns`].
+fn count_fields(c: &Counts) -> impl Iterator<Item = String> {
+    c.device_cells()
+        .into_iter()
+        .chain([c.rows.to_string(), c.verified_rows.to_string()])
 }
 
 /// Dynamic energy columns (static power is chip-level, in the summary only).
@@ -104,7 +87,7 @@ pub fn write_arrays_csv(path: impl AsRef<Path>, arrays: &[ArrayStats]) -> io::Re
     .iter()
     .map(|s| s.to_string())
     .collect();
-    header.extend(COUNT_COLUMNS.iter().map(|s| s.to_string()));
+    header.extend(count_columns());
     header.extend(energy_columns());
     let rows = arrays.iter().map(|a| {
         let mut row = vec![
@@ -144,7 +127,7 @@ pub fn write_layers_csv(path: impl AsRef<Path>, layers: &[LayerStats]) -> io::Re
     .iter()
     .map(|s| s.to_string())
     .collect();
-    header.extend(COUNT_COLUMNS.iter().map(|s| s.to_string()));
+    header.extend(count_columns());
     header.extend(energy_columns());
     let rows = layers.iter().map(|l| {
         let mut row = vec![
