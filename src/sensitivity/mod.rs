@@ -1,9 +1,9 @@
 //! The sensitivity analyzer: which weights deserve write-verify.
 //!
 //! One pass over a calibration set ([`curvature::analyze`]) gives every programmable weight its
-//! gradient and Gauss-Newton diagonal second derivative; [`score`] turns them, with per-weight device
+//! gradient and Gauss-Newton diagonal second derivative; [`score()`] turns them, with per-weight device
 //! information ([`WeightDeviceInfo`], filled by the hardware mapping or the uniform fallback), into
-//! scores; [`select`] picks the global top-k under a weight-fraction or programming-time budget; and
+//! scores; [`select()`] picks the global top-k under a weight-fraction or programming-time budget; and
 //! [`output`] writes and reads `sensitivity.csv` and `mask.safetensors`.
 //!
 //! Invariants: no weight is changed; results do not depend on the thread count; the only random
