@@ -44,7 +44,7 @@ pub struct ProgramArgs {
     #[arg(long, value_name = "NAME")]
     shape: Option<String>,
     /// Weights to write-verify: `all`, `none`, `random:F` (a fraction F of all weights, chosen from
-    /// --seed), or a mask file from `uswim sensitivity` (safetensors, one u8 0/1 tensor per weight tensor).
+    /// --seed), or a mask file from `uswim analyze` (safetensors, one u8 0/1 tensor per weight tensor).
     #[arg(long, value_name = "all|none|random:F|FILE", default_value = "all")]
     mask: String,
     /// Seed of every random draw (device variation, programming noise, random masks and weights).
@@ -180,7 +180,7 @@ fn load_mask(spec: &str, net: &Network, mapped: &Mapped, seed: u64) -> anyhow::R
     Ok(read_mask_file(Path::new(spec), net, mapped)?)
 }
 
-/// A mask file from `uswim sensitivity`: one U8 0/1 tensor per programmable weight tensor of `net`.
+/// A mask file from `uswim analyze`: one U8 0/1 tensor per programmable weight tensor of `net`.
 fn read_mask_file(path: &Path, net: &Network, mapped: &Mapped) -> Result<Mask, InputError> {
     if !path.exists() {
         return Err(InputError::new(
