@@ -1,1 +1,12 @@
-//! (module under construction)
+//! Experiments: parameter sweeps over hardware configurations and run settings, and their sharding
+//! across a cluster.
+
+pub mod reproduce;
+pub mod reproduce_report;
+pub mod selection;
+pub mod shard;
+pub mod shard_merge;
+pub mod sweep;
+pub mod sweep_error;
+pub mod sweep_point;
+pub mod sweep_spec;

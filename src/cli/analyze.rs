@@ -1,0 +1,147 @@
+//! `uswim analyze`: the sensitivity analyzer on the command line: scores every programmable weight and
+//! writes `sensitivity.csv` and the write-verify mask `mask.safetensors` that `uswim program --mask` reads.
+
+use super::BadInput;
+use super::hw::parse_overrides;
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Instant;
+use uswim::config;
+use uswim::experiment::selection;
+use uswim::map::{LayerWeights, Mapped};
+use uswim::nn::{Dataset, Split, model_file};
+use uswim::sensitivity::{self, Budget, Method, ScoreOptions};
+
+/// Analyze a trained network's sensitivity to device variation and choose the weights to write-verify.
+///
+/// One forward and second-order backward pass over the first --calib training images gives every
+/// programmable weight its gradient and diagonal second derivative; the --method score ranks the weights
+/// globally and the budget (--fraction of the weights, or --time-budget-ns of expected write-verify time)
+/// selects the top. The device-aware scores (uswim, uswim-paper, uswim-cost) and the time budget see each
+/// weight's devices as the --hw mapping places them, with the sigmas its variation map draws for --seed:
+/// program with the same --hw and --seed (`uswim program --mask OUT/mask.safetensors --seed S`) and the
+/// analyzer has seen exactly the sigmas programmed.
+///
+/// Writes into --out: sensitivity.csv (layer, index, weight, grad, hess, score, selected; index is the
+/// flat row-major index in the PyTorch layout, grad the mean dL/dw and hess the summed d2L/dw2 over the
+/// calibration images, both in raw weight units) and mask.safetensors (one u8 0/1 tensor per weight
+/// tensor, same names and shapes).
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("budget").required(true).args(["fraction", "time_budget_ns"])))]
+pub struct AnalyzeArgs {
+    /// Trained model weights (safetensors, PyTorch names and layouts).
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Architecture (mlp, lenet, convnet, resnet18); defaults to the one recorded in the file.
+    #[arg(long, value_name = "NAME")]
+    arch: Option<String>,
+    /// Dataset name (mnist, fashion-mnist) or folder of IDX files; calibration uses its training split.
+    #[arg(long, default_value = "mnist")]
+    dataset: String,
+    /// Hardware configuration: a TOML file or a preset name (see `uswim hw list`).
+    #[arg(long, value_name = "FILE|PRESET", default_value = config::DEFAULT_PRESET)]
+    hw: String,
+    /// Override a hardware key, e.g. `--set device.variation.maps.0={kind="lognormal",sigma_log=0.9}`
+    /// (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Calibration images: the first N of the training split.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    calib: usize,
+    /// Score: magnitude, random, swim, uswim, uswim-paper or uswim-cost.
+    #[arg(long, value_name = "M", default_value = "uswim")]
+    method: String,
+    /// Budget: the fraction of all programmable weights to verify, in [0, 1].
+    #[arg(long, value_name = "F")]
+    fraction: Option<f64>,
+    /// Budget: the total expected write-verify time of the selected weights, in ns.
+    #[arg(long, value_name = "T")]
+    time_budget_ns: Option<f64>,
+    /// Leave out the first-order term 2g of the `swim` and `uswim-paper` scores (the authors keep it).
+    #[arg(long)]
+    no_first_order: bool,
+    /// Seed of the device variation map (the programmer's --seed) and of the `random` score.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder.
+    #[arg(long, value_name = "DIR", default_value = "analyze-out")]
+    out: PathBuf,
+}
+
+/// Runs `uswim analyze`.
+pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
+    let method: Method = args.method.parse()?;
+    let budget = match (args.fraction, args.time_budget_ns) {
+        (Some(f), None) => Budget::Fraction(f),
+        (None, Some(t)) => Budget::TimeNs(t),
+        _ => return Err(BadInput("give exactly one of --fraction and --time-budget-ns".into()).into()),
+    };
+    budget.validate()?;
+    if args.calib == 0 {
+        return Err(BadInput("--calib: 0 images; allowed: at least 1".into()).into());
+    }
+    let overrides = parse_overrides(&args.overrides)?;
+    let hw = config::load(&args.hw, &overrides)?;
+    let (net, _) = model_file::load(args.arch.as_deref(), &args.model)?;
+    let mut calib = Dataset::load(&args.dataset, Split::Train)?;
+    calib.truncate(args.calib);
+    let mapped = Mapped::new(&LayerWeights::of_network(&net), &hw)
+        .map_err(|e| BadInput(format!("{} on {}: {e}", args.model.display(), args.hw)))?;
+
+    let start = Instant::now();
+    let curvature = sensitivity::analyze(&net, &calib, |_, _| {})?;
+    let analyzed_s = start.elapsed().as_secs_f64();
+    let devices = selection::device_info(&mapped, &hw, args.seed);
+    let options = ScoreOptions {
+        method,
+        seed: args.seed,
+        first_order: !args.no_first_order,
+    };
+    let scores = sensitivity::score(&curvature, Some(&devices), &options)?;
+    let chosen = sensitivity::select(&scores, budget, Some(&devices))?;
+
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let csv = args.out.join("sensitivity.csv");
+    sensitivity::write_csv(&csv, &curvature, &scores, &chosen)
+        .with_context(|| format!("writing {}", csv.display()))?;
+    let mask_path = args.out.join("mask.safetensors");
+    sensitivity::Mask::from_selection(&curvature, &chosen)
+        .write(&mask_path)
+        .with_context(|| format!("writing {}", mask_path.display()))?;
+
+    let total_ns: f64 = devices
+        .iter()
+        .flat_map(|d| d.expected_verify_ns.iter())
+        .map(|&t| f64::from(t))
+        .sum();
+    println!(
+        "uswim analyze: {} ({}) on {} ({}), {} calibration images in {analyzed_s:.2} s",
+        args.model.display(),
+        net.arch(),
+        hw.name,
+        args.hw,
+        curvature.samples
+    );
+    println!(
+        "  method {method}, budget {budget}: {} of {} weights selected ({:.3}%)",
+        chosen.selected,
+        chosen.total,
+        100.0 * chosen.fraction()
+    );
+    if let Some(ns) = chosen.verify_ns {
+        println!(
+            "  expected write-verify time of the selection {:.4e} ns ({:.2}% of all weights' {:.4e} ns; \
+             shares of converters and drivers, before row overheads and parallel arrays)",
+            ns,
+            if total_ns > 0.0 {
+                100.0 * ns / total_ns
+            } else {
+                0.0
+            },
+            total_ns
+        );
+    }
+    println!("  wrote {} and {}", csv.display(), mask_path.display());
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! `uswim reproduce` (also `uswim` with no subcommand): the U-SWIM experiment on the embedded defaults.
+
+use super::BadInput;
+use super::hw::parse_overrides;
+use anyhow::Context as _;
+use clap::{Args, FromArgMatches};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use uswim::eval::EvalError;
+use uswim::experiment::reproduce::{
+    self, DEFAULT_FRACTIONS, DEFAULT_METHODS, ReproduceError, Spec, VariationSetting,
+};
+use uswim::experiment::reproduce_report::{self as report, Context};
+use uswim::nn::{Dataset, Split, model_file};
+use uswim::sensitivity::Method;
+
+/// Monte-Carlo runs per point of the default run.
+pub const DEFAULT_RUNS: u32 = 10;
+/// Monte-Carlo runs per point with --full.
+pub const FULL_RUNS: u32 = 100;
+
+/// Reproduce the U-SWIM experiment: selection methods (uswim, swim, magnitude, random) over write-verify
+/// fractions from 0.1% to 100%, under uniform, band (the authors') and strongly non-uniform (lognormal,
+/// sigma_log 0.9) device variation, with Monte-Carlo accuracy on the test set and the simulated
+/// programming time and energy of every point.
+///
+/// Defaults: the shipped LeNet (models/lenet_mnist.safetensors) on MNIST, accuracy on the papers'
+/// statistical preset (paper_statistical: sigma 0.3 open-loop, 0.03 verified), time and energy also on
+/// the RRAM 1T1R preset for the same masks; 10 Monte-Carlo runs per point on all 10,000 test images
+/// (--full: 100 runs); the sensitivity pass uses the first 4096 training images.
+///
+/// Writes into --out: results.csv (one row per variation x method x fraction, plus the no- and full
+/// write-verify references), headline.md, and accuracy_vs_fraction, accuracy_vs_time (accuracy preset)
+/// and accuracy_vs_time_timing_hw (RRAM preset) as PNG and SVG.
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// Trained model (safetensors); relative paths are also looked up in the crate folder.
+    #[arg(long, value_name = "FILE", default_value = "models/lenet_mnist.safetensors")]
+    model: PathBuf,
+    /// Architecture of --model (default: the one recorded in the file).
+    #[arg(long, value_name = "NAME")]
+    arch: Option<String>,
+    /// Dataset name (mnist, fashion-mnist) or folder of IDX files.
+    #[arg(long, default_value = "mnist")]
+    dataset: String,
+    /// Accuracy configuration (a preset or TOML file); its variation maps are replaced per setting.
+    #[arg(long, value_name = "FILE|PRESET", default_value = "paper_statistical")]
+    hw: String,
+    /// Override a key of --hw before each setting's overrides (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Second configuration programmed with the same masks for time and energy only; `none` for none.
+    #[arg(long, value_name = "FILE|PRESET", default_value = "rram_1t1r_256")]
+    timing_hw: String,
+    /// A variation setting `NAME:KEY=VALUE` (repeatable; replaces the default three), e.g.
+    /// `outliers:device.variation.maps=[{kind="outliers",fraction=0.05,multiplier=5.0}]`.
+    #[arg(long = "variation", value_name = "NAME:KEY=VALUE")]
+    variations: Vec<String>,
+    /// Selection methods, comma-separated (magnitude, random, swim, uswim, uswim-paper, uswim-cost).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "uswim,swim,magnitude,random"
+    )]
+    methods: Vec<String>,
+    /// Write-verify fractions, comma-separated, ascending, in (0, 1].
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    fractions: Option<Vec<f64>>,
+    /// Monte-Carlo runs per point (default 10; 100 with --full).
+    #[arg(long, value_name = "N")]
+    runs: Option<u32>,
+    /// Paper-grade run: 100 Monte-Carlo runs per point (about 10x the default's time).
+    #[arg(long)]
+    full: bool,
+    /// Calibration images of the sensitivity pass: the first N training images.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    calib: usize,
+    /// Test images per Monte-Carlo run: the first N of the test split (default: all).
+    #[arg(long, value_name = "N")]
+    test_images: Option<usize>,
+    /// Allowed accuracy drop from full write-verify for the headline, in percentage points.
+    #[arg(long, value_name = "POINTS", default_value_t = 0.5)]
+    max_drop: f64,
+    /// Seed of every Monte-Carlo run.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output folder.
+    #[arg(long, value_name = "DIR", default_value = "traces/reproduce")]
+    out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl ReproduceArgs {
+    /// The arguments with every default (what `uswim` with no subcommand runs).
+    pub fn defaults() -> Self {
+        let cmd = <Self as Args>::augment_args(clap::Command::new("reproduce"));
+        let matches = cmd.get_matches_from(["reproduce"]);
+        Self::from_arg_matches(&matches).expect("the defaults parse")
+    }
+}
+
+/// A relative path that does not exist here, looked up in the crate folder (so `cargo run` finds the
+/// shipped model from anywhere).
+fn resolve(path: &Path) -> PathBuf {
+    if path.exists() || path.is_absolute() {
+        return path.to_path_buf();
+    }
+    let crate_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    if crate_path.exists() {
+        crate_path
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Runs `uswim reproduce`.
+pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let methods = args
+        .methods
+        .iter()
+        .map(|m| m.trim().parse::<Method>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let variations = if args.variations.is_empty() {
+        reproduce::default_variations()
+    } else {
+        args.variations
+            .iter()
+            .map(|v| VariationSetting::parse(v))
+            .collect::<Result<_, _>>()?
+    };
+    let runs = match (args.runs, args.full) {
+        (Some(n), _) => n,
+        (None, true) => FULL_RUNS,
+        (None, false) => DEFAULT_RUNS,
+    };
+    if args.full && runs < FULL_RUNS {
+        return Err(BadInput(format!(
+            "--full needs at least {FULL_RUNS} runs, --runs gave {runs}"
+        ))
+        .into());
+    }
+    if args.calib == 0 {
+        return Err(BadInput("--calib: 0 images; allowed: at least 1".into()).into());
+    }
+    let spec = Spec {
+        hw: args.hw.clone(),
+        overrides: parse_overrides(&args.overrides)?,
+        timing_hw: (args.timing_hw != "none").then(|| args.timing_hw.clone()),
+        variations,
+        methods: if methods.is_empty() {
+            DEFAULT_METHODS.to_vec()
+        } else {
+            methods
+        },
+        fractions: args
+            .fractions
+            .clone()
+            .unwrap_or_else(|| DEFAULT_FRACTIONS.to_vec()),
+        runs,
+        seed: args.seed,
+        max_drop_pct: args.max_drop,
+    };
+    spec.validate()?;
+
+    let model = resolve(&args.model);
+    let (net, _) = model_file::load(args.arch.as_deref(), &model)?;
+    let mut calib = Dataset::load(&args.dataset, Split::Train)?;
+    calib.truncate(args.calib);
+    let mut test = Dataset::load(&args.dataset, Split::Test)?;
+    if let Some(n) = args.test_images {
+        if n == 0 {
+            return Err(BadInput("--test-images: 0; allowed: at least 1".into()).into());
+        }
+        test.truncate(n);
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(spec.work_units())
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "reproduce [{bar:40}] {pos}/{len} runs ({per_sec}), {elapsed} elapsed, eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let results = reproduce::run(&spec, &net, &calib, &test, &|n| bar.inc(n)).map_err(classify)?;
+    bar.finish_and_clear();
+
+    let csv = args.out.join("results.csv");
+    report::write_csv(&csv, &results).with_context(|| format!("writing {}", csv.display()))?;
+    let plots = report::write_plots(&args.out, &results).context("plots")?;
+    let ctx = Context {
+        model: format!("{} ({})", args.model.display(), net.arch()),
+        dataset: test.name().to_string(),
+        seed: args.seed,
+        max_drop_pct: args.max_drop,
+        wall_s: started.elapsed().as_secs_f64(),
+        threads: rayon::current_num_threads(),
+        command: command_line(),
+    };
+    let md = report::headline_markdown(&results, &ctx);
+    let headline = args.out.join("headline.md");
+    report::write_headline(&headline, &md).with_context(|| format!("writing {}", headline.display()))?;
+    print!("{md}");
+    println!(
+        "wrote {}, {} and {} plots",
+        csv.display(),
+        headline.display(),
+        plots.len()
+    );
+    Ok(())
+}
+
+/// The command line as typed (`uswim` when run with no arguments).
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        "uswim   # = uswim reproduce with every default".to_string()
+    } else {
+        format!("uswim {}", args.join(" "))
+    }
+}
+
+/// Bad input (exit code 2) or a runtime failure.
+fn classify(e: ReproduceError) -> anyhow::Error {
+    let bad = match &e {
+        ReproduceError::Config { .. } | ReproduceError::Input(_) | ReproduceError::Map(_) => true,
+        ReproduceError::Eval(inner) => matches!(inner, EvalError::Input(_) | EvalError::NoRuns),
+        _ => false,
+    };
+    if bad {
+        BadInput(e.to_string()).into()
+    } else {
+        e.into()
+    }
+}

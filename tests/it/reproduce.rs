@@ -1,0 +1,271 @@
+//! End to end: the U-SWIM experiment on a small slice (`uswim reproduce`'s library), and `uswim analyze`
+//! writing a mask that `uswim program` reads.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use uswim::experiment::reproduce::{
+    self, FULL_VERIFY, NO_VERIFY, Results, Row, Spec, VariationSetting, reference, series,
+};
+use uswim::experiment::reproduce_report::{self, Context, headlines};
+use uswim::nn::{Dataset, Split, model_file};
+use uswim::sensitivity::{self, Method};
+
+fn model_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lenet_mnist.safetensors")
+}
+
+fn small_run() -> Results {
+    let (net, _) = model_file::load(Some("lenet"), &model_path()).unwrap();
+    let mut calib = Dataset::load("mnist", Split::Train).unwrap();
+    calib.truncate(512);
+    let mut test = Dataset::load("mnist", Split::Test).unwrap();
+    test.truncate(1000);
+    let spec = Spec {
+        hw: "paper_statistical".into(),
+        overrides: vec![],
+        timing_hw: Some("rram_1t1r_256".into()),
+        variations: vec![VariationSetting::new(
+            "uniform",
+            &["device.variation.maps=[{kind=\"uniform\"}]"],
+        )],
+        methods: vec![Method::Uswim, Method::Random],
+        fractions: vec![0.01, 0.1, 0.3, 1.0],
+        runs: 3,
+        seed: 4,
+        max_drop_pct: 0.5,
+    };
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let results = reproduce::run(&spec, &net, &calib, &test, &|n| {
+        done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    })
+    .unwrap();
+    assert_eq!(done.into_inner(), spec.work_units());
+    results
+}
+
+fn ci(r: &Row) -> f64 {
+    0.5 * (r.accuracy_ci95_high_pct - r.accuracy_ci95_low_pct)
+}
+
+#[test]
+fn a_small_reproduction_behaves_as_selective_write_verify_should() {
+    let results = small_run();
+    // 2 references + 2 methods x 4 fractions.
+    assert_eq!(results.rows.len(), 10);
+    let none = reference(&results, "uniform", NO_VERIFY).unwrap();
+    let full = reference(&results, "uniform", FULL_VERIFY).unwrap();
+    assert!(
+        full.accuracy_mean_pct >= none.accuracy_mean_pct,
+        "full {} none {}",
+        full.accuracy_mean_pct,
+        none.accuracy_mean_pct
+    );
+    assert!(full.time_ns > none.time_ns);
+    let methods = ["uswim", "random"];
+    for m in methods {
+        let s = series(&results, "uniform", m);
+        assert_eq!(
+            s.iter().map(|r| r.fraction).collect::<Vec<_>>(),
+            [0.01, 0.1, 0.3, 1.0]
+        );
+        // Simulated time grows with the fraction, on both configurations.
+        for w in s.windows(2) {
+            assert!(
+                w[1].time_ns > w[0].time_ns,
+                "{m}: {} -> {}",
+                w[0].time_ns,
+                w[1].time_ns
+            );
+            assert!(w[1].timing_hw_time_ns.unwrap() > w[0].timing_hw_time_ns.unwrap());
+            assert!(w[1].weights_verified > w[0].weights_verified);
+        }
+        assert_eq!(s[0].weights_verified, (0.01f64 * 105_918.0).round() as u64);
+        assert_eq!(s[3].accuracy_mean_pct, full.accuracy_mean_pct);
+    }
+    // Accuracy rises with the fraction on average over methods (each step within Monte-Carlo error,
+    // and clearly from the first to the last).
+    let avg = |i: usize| {
+        methods
+            .iter()
+            .map(|m| series(&results, "uniform", m)[i].accuracy_mean_pct)
+            .sum::<f64>()
+            / methods.len() as f64
+    };
+    let err = |i: usize| {
+        methods
+            .iter()
+            .map(|m| ci(series(&results, "uniform", m)[i]))
+            .fold(0.0, f64::max)
+    };
+    for i in 0..3 {
+        assert!(
+            avg(i + 1) >= avg(i) - err(i) - err(i + 1),
+            "step {i}: {} -> {}",
+            avg(i),
+            avg(i + 1)
+        );
+    }
+    assert!(avg(3) > avg(0) + 1.0, "{} -> {}", avg(0), avg(3));
+    // uswim at 10% is not worse than random at 10% beyond Monte-Carlo error.
+    let u = series(&results, "uniform", "uswim")[1];
+    let r = series(&results, "uniform", "random")[1];
+    assert!(
+        u.accuracy_mean_pct >= r.accuracy_mean_pct - ci(u) - ci(r),
+        "uswim {} ± {} random {} ± {}",
+        u.accuracy_mean_pct,
+        ci(u),
+        r.accuracy_mean_pct,
+        ci(r)
+    );
+    // The headline: a fraction per method, speedups consistent with it.
+    let (heads, gains) = headlines(&results, 0.5);
+    assert_eq!(heads.len(), 2);
+    for h in &heads {
+        assert!((h.weights_speedup * h.fraction - 1.0).abs() < 0.01, "{h:?}");
+        assert!(h.time_speedup >= 1.0 - 1e-12);
+    }
+    assert!(gains.is_empty(), "no swim in this grid");
+    let md = reproduce_report::headline_markdown(
+        &results,
+        &Context {
+            model: "lenet".into(),
+            dataset: "mnist".into(),
+            seed: 4,
+            max_drop_pct: 0.5,
+            wall_s: 1.0,
+            threads: 2,
+            command: "test".into(),
+        },
+    );
+    assert!(md.contains("| uniform | uswim |"), "{md}");
+}
+
+#[test]
+fn per_chip_selections_under_lognormal_variation_do_not_depend_on_the_thread_count() {
+    let (net, _) = model_file::load(Some("lenet"), &model_path()).unwrap();
+    let mut calib = Dataset::load("mnist", Split::Train).unwrap();
+    calib.truncate(128);
+    let mut test = Dataset::load("mnist", Split::Test).unwrap();
+    test.truncate(200);
+    let spec = Spec {
+        hw: "paper_statistical".into(),
+        overrides: vec![],
+        timing_hw: None,
+        variations: vec![reproduce::default_variations().remove(2)],
+        methods: vec![Method::Uswim, Method::Swim, Method::Random],
+        fractions: vec![0.05, 1.0],
+        runs: 2,
+        seed: 9,
+        max_drop_pct: 0.5,
+    };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| reproduce::run(&spec, &net, &calib, &test, &|_| {}).unwrap())
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    assert!(one.info.settings[0].nonuniform);
+    // 2 references + 3 methods x 2 fractions, each with the exact weight count.
+    assert_eq!(one.rows.len(), 8);
+    for m in ["uswim", "swim", "random"] {
+        let s = series(&one, "lognormal", m);
+        assert_eq!(s[0].weights_verified, (0.05f64 * 105_918.0).round() as u64);
+        assert_eq!(s[0].devices_verified, 8 * s[0].weights_verified);
+        assert!(s[0].time_ns < s[1].time_ns);
+    }
+}
+
+#[test]
+fn analyze_writes_a_csv_and_a_mask_that_program_reads() {
+    let dir = std::env::temp_dir().join(format!("uswim-it-analyze-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_uswim"))
+            .args(args)
+            .output()
+            .expect("runs the binary")
+    };
+    let model = model_path();
+    let out = run(&[
+        "analyze",
+        "--model",
+        model.to_str().unwrap(),
+        "--hw",
+        "paper_statistical",
+        "--set",
+        "device.variation.maps=[{kind=\"lognormal\",sigma_log=0.9}]",
+        "--calib",
+        "256",
+        "--method",
+        "uswim",
+        "--fraction",
+        "0.05",
+        "--seed",
+        "3",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = sensitivity::read_csv(&dir.join("sensitivity.csv")).unwrap();
+    assert_eq!(rows.len(), 105_918);
+    let selected = rows.iter().filter(|r| r.selected == 1).count();
+    assert_eq!(selected, 5296);
+    // Selected weights score at least as high as unselected ones (global top-k).
+    let min_sel = rows
+        .iter()
+        .filter(|r| r.selected == 1)
+        .map(|r| r.score)
+        .fold(f64::INFINITY, f64::min);
+    let max_uns = rows
+        .iter()
+        .filter(|r| r.selected == 0)
+        .map(|r| r.score)
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert!(min_sel >= max_uns);
+    assert_eq!(rows[0].layer, "conv1");
+    assert_eq!((rows[1].index, rows.last().unwrap().layer.as_str()), (1, "fc3"));
+    let mask = sensitivity::Mask::read(&dir.join("mask.safetensors")).unwrap();
+    assert_eq!(mask.selected(), 5296);
+    let prog = run(&[
+        "program",
+        "--model",
+        model.to_str().unwrap(),
+        "--hw",
+        "paper_statistical",
+        "--mask",
+        dir.join("mask.safetensors").to_str().unwrap(),
+        "--seed",
+        "3",
+        "--trace-level",
+        "off",
+        "--quiet",
+        "--out",
+        dir.join("program").to_str().unwrap(),
+    ]);
+    assert!(prog.status.success(), "{}", String::from_utf8_lossy(&prog.stderr));
+    assert!(String::from_utf8_lossy(&prog.stdout).contains("5296 selected"));
+    // Both budgets at once, or none, is bad input (exit code 2).
+    let bad = run(&[
+        "analyze",
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn reproduce_rejects_a_bad_grid_with_exit_code_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_uswim"))
+        .args(["reproduce", "--fractions", "0,0.5", "--quiet", "--out"])
+        .arg(std::env::temp_dir().join("uswim-it-reproduce-bad"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fractions"));
+}
