@@ -6,14 +6,14 @@ use std::process::ExitCode;
 mod analyze;
 mod device;
 mod device_fit;
+mod eval;
 mod hw;
 mod merge;
 mod plot;
-mod sweep;
 mod program;
 mod reproduce;
+mod sweep;
 mod train;
-mod eval;
 
 /// Exit codes, documented in `--help`.
 const AFTER_HELP: &str = "Exit codes: 0 success; 1 runtime failure (I/O, internal error); \
