@@ -1,12 +1,14 @@
 //! Parameter sweeps: run every point of a [`SweepSpec`] grid (or one shard of it) in parallel and write
-//! one CSV row per point, in point order, with the programmer's summary columns.
+//! one CSV row per point, in point order, with the programmer's summary columns and, when the spec asks
+//! for `mc_runs`, the Monte-Carlo accuracy of the programmed network.
 //!
 //! Output, in the output folder: `results.csv` and `sweep.json` for a whole run, or
 //! `shard-I-of-N.csv` and `shard-I-of-N.json` for a shard ([`super::shard`]); `uswim merge` joins shards
 //! into the `results.csv` a whole run writes, byte for byte.
 //!
 //! CSV columns: [`FIXED_COLUMNS`] (`point`, `seed`, `model`, `method`, `fraction`), then
-//! [`SweepSpec::axis_columns`], then [`metric_columns`].
+//! [`SweepSpec::axis_columns`], then [`metric_columns`], then [`ACCURACY_COLUMNS`] when `mc_runs` > 0
+//! (so a sweep without accuracy runs writes exactly the columns it always did).
 //!
 //! Results depend only on the spec: each point's seed derives from (spec seed, point index), every
 //! random stream inside the programmer from that seed and array ids, so neither the thread count nor the
@@ -14,7 +16,9 @@
 
 use super::shard::{FORMAT, Shard, SweepMeta};
 use super::sweep_error::SweepError;
-use super::sweep_point::{FIXED_COLUMNS, Models, metric_columns, needs_scores, run_point};
+use super::sweep_point::{
+    ACCURACY_COLUMNS, AccuracyRuns, FIXED_COLUMNS, Models, metric_columns, needs_scores, run_point,
+};
 use super::sweep_spec::{Point, SweepSpec};
 use crate::error::InputError;
 use crate::nn::{Dataset, Split};
@@ -52,6 +56,9 @@ pub fn header(spec: &SweepSpec) -> Vec<String> {
     let mut columns: Vec<String> = FIXED_COLUMNS.iter().map(|s| s.to_string()).collect();
     columns.extend(spec.axis_columns());
     columns.extend(metric_columns());
+    if spec.mc_runs > 0 {
+        columns.extend(ACCURACY_COLUMNS.iter().map(|s| s.to_string()));
+    }
     columns
 }
 
@@ -90,11 +97,16 @@ pub fn run(spec: &SweepSpec, out_dir: &Path, options: &SweepOptions<'_>) -> Resu
             SweepError::Spec(InputError::new(&spec.file, format!("model {name}"), problem))
         })?;
     prepare_scores(spec, &points, &mut models)?;
+    let test = load_test_set(spec, &models)?;
+    let accuracy = test.as_ref().map(|test| AccuracyRuns {
+        test,
+        runs: spec.mc_runs,
+    });
 
     let results: Vec<Result<Vec<String>, SweepError>> = points
         .par_iter()
         .map(|p| {
-            let metrics = run_point(p, &models).map_err(|f| SweepError::Run {
+            let metrics = run_point(p, &models, accuracy).map_err(|f| SweepError::Run {
                 spec: spec.file.clone(),
                 index: p.index,
                 label: p.label.clone(),
@@ -171,6 +183,27 @@ fn prepare_scores(spec: &SweepSpec, points: &[Point], models: &mut Models) -> Re
             .map_err(|problem| SweepError::spec(&spec.file, format!("model {name}"), problem))?;
     }
     Ok(())
+}
+
+/// The test set of the accuracy runs (the first `test_images` of the test split of `data`), loaded once
+/// when the spec asks for `mc_runs` > 0, and checked against every model of the sweep before any point
+/// runs; `None` without accuracy runs.
+fn load_test_set(spec: &SweepSpec, models: &Models) -> Result<Option<Dataset>, SweepError> {
+    if spec.mc_runs == 0 {
+        return Ok(None);
+    }
+    let mut test = Dataset::load(&spec.data, Split::Test)
+        .map_err(|e| SweepError::spec(&spec.file, "data", e.to_string()))?;
+    if let Some(n) = spec.test_images {
+        test.truncate(n);
+    }
+    for (name, model) in models.iter() {
+        model
+            .network
+            .check_dataset(&test)
+            .map_err(|e| SweepError::spec(&spec.file, format!("model {name}"), e.to_string()))?;
+    }
+    Ok(Some(test))
 }
 
 /// Writes a results CSV atomically (the exact bytes `uswim merge` reproduces): a header, then the rows,

@@ -1,12 +1,15 @@
 //! Running one sweep point: load (once) the network, map it onto the point's arrays, choose the weights
-//! to verify, program it with the event-driven programmer, and turn the summary into CSV cells.
+//! to verify, program it with the event-driven programmer, and turn the summary into CSV cells; when the
+//! spec asks for `mc_runs`, also evaluate the programmed network's test accuracy by Monte Carlo.
 
 use super::sweep_spec::Point;
+use crate::eval::{EvalError, Evaluator, Stats};
 use crate::map::{LayerWeights, Mapped};
 use crate::nn::{Dataset, Network};
 use crate::sensitivity::{self, Budget, Curvature, Method, ScoreOptions};
 use crate::sim::{self, Mask, ProgramOptions};
 use crate::trace::{Counts, Energy, NullSink, Summary, TraceFilter, TraceLevel};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -35,9 +38,36 @@ pub fn metric_columns() -> Vec<String> {
     columns
 }
 
-/// Whether `name` is one of the fixed or metric columns (an axis column may not take it).
+/// The Monte-Carlo accuracy columns, appended after [`metric_columns`] only when the spec asks for
+/// `mc_runs` > 0: mean and sample standard deviation of the runs' test accuracies (fractions in [0, 1])
+/// and the half width of the 95% confidence interval of the mean.
+pub const ACCURACY_COLUMNS: [&str; 3] = ["accuracy_mean", "accuracy_std", "accuracy_ci95"];
+
+/// Whether `name` is one of the fixed, metric or accuracy columns (an axis column may not take it, even
+/// in a sweep without accuracy runs).
 pub fn is_reserved_column(name: &str) -> bool {
-    FIXED_COLUMNS.contains(&name) || metric_columns().iter().any(|c| c == name)
+    FIXED_COLUMNS.contains(&name)
+        || ACCURACY_COLUMNS.contains(&name)
+        || metric_columns().iter().any(|c| c == name)
+}
+
+/// The cells of [`ACCURACY_COLUMNS`] for the statistics of the runs' accuracies (shortest round-trip
+/// formatting, like [`metric_cells`]).
+pub fn accuracy_cells(accuracy: &Stats) -> Vec<String> {
+    vec![
+        accuracy.mean.to_string(),
+        accuracy.std.to_string(),
+        accuracy.ci95_half_width().to_string(),
+    ]
+}
+
+/// The Monte-Carlo accuracy runs every point of a sweep makes after its timing run.
+#[derive(Debug, Clone, Copy)]
+pub struct AccuracyRuns<'a> {
+    /// The test set, loaded once per sweep (the first `test_images` of the test split of `data`).
+    pub test: &'a Dataset,
+    /// Runs per point (at least 1).
+    pub runs: u32,
 }
 
 /// The cells of [`metric_columns`] for a programmer summary. Numbers use Rust's shortest round-trip
@@ -123,6 +153,11 @@ impl Models {
         Ok(Self { models })
     }
 
+    /// Every loaded model with its name, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &LoadedModel)> {
+        self.models.iter().map(|(name, model)| (name.as_str(), model))
+    }
+
     /// The model loaded under `name`.
     pub fn get(&self, name: &str) -> Option<&LoadedModel> {
         self.models.get(name)
@@ -167,8 +202,17 @@ impl PointFailure {
     }
 }
 
-/// Runs one point and returns its metric cells ([`metric_columns`] order).
-pub fn run_point(point: &Point, models: &Models) -> Result<Vec<String>, PointFailure> {
+/// Runs one point and returns its metric cells ([`metric_columns`] order), followed by its
+/// [`ACCURACY_COLUMNS`] cells when `accuracy` is given.
+///
+/// The accuracy runs use [`Evaluator::monte_carlo`] with the point's seed: run r programs a fresh chip
+/// drawn from [`crate::eval::run_seed`]`(seed, r)`, always with the point's mask, i.e. the selection made
+/// for the chip of the point's seed (the timing run's), kept fixed across runs.
+pub fn run_point(
+    point: &Point,
+    models: &Models,
+    accuracy: Option<AccuracyRuns<'_>>,
+) -> Result<Vec<String>, PointFailure> {
     let model = models
         .get(&point.model)
         .ok_or_else(|| PointFailure::input(format!("model `{}` was not loaded", point.model)))?;
@@ -184,7 +228,19 @@ pub fn run_point(point: &Point, models: &Models) -> Result<Vec<String>, PointFai
             message: e.to_string(),
             bad_input: false,
         })?;
-    Ok(metric_cells(&result.summary))
+    let mut cells = metric_cells(&result.summary);
+    if let Some(acc) = accuracy {
+        let eval_failure = |e: EvalError| PointFailure {
+            bad_input: matches!(e, EvalError::Input(_) | EvalError::NoRuns),
+            message: format!("accuracy runs: {e}"),
+        };
+        let evaluator = Evaluator::new(&model.network, &mapped, &point.hw, acc.test).map_err(eval_failure)?;
+        let mc = evaluator
+            .monte_carlo(acc.runs, point.seed, |_| Ok(Cow::Borrowed(&mask)))
+            .map_err(eval_failure)?;
+        cells.extend(accuracy_cells(&mc.accuracy));
+    }
+    Ok(cells)
 }
 
 /// The write-verify mask of a point: all weights at fraction 1, none at 0; in between, `random` draws

@@ -8,8 +8,10 @@
 //! model = "lenet"                  # zoo name, or a .safetensors file (then `arch` if not recorded in it)
 //! method = "uswim"                 # selection score, used when 0 < fraction < 1
 //! fraction = 1.0                   # fraction of weights write-verified (1 = full write-verify)
-//! data = "mnist"                   # calibration set of the sensitivity pass (scored methods only)
+//! data = "mnist"                   # calibration set (scored methods), and test set of `mc_runs`
 //! calib_samples = 1000             # its first N training images
+//! mc_runs = 0                      # > 0: Monte-Carlo accuracy runs per point (needs `data`)
+//! test_images = 10000              # accuracy on the first N test images of `data` (default: all)
 //! seed = 1                         # point p runs with a seed derived from (seed, p)
 //! common_seed = false              # true: every point runs with `seed` itself (common random numbers)
 //!
@@ -44,6 +46,9 @@ use std::path::{Path, PathBuf};
 /// Keys that are not hardware-configuration paths but properties of the run.
 pub const RUN_KEYS: [&str; 3] = ["model", "method", "fraction"];
 
+/// Most Monte-Carlo accuracy runs accepted per point (`mc_runs`).
+pub const MAX_MC_RUNS: u32 = 100_000;
+
 /// Largest grid accepted (points).
 pub const MAX_POINTS: usize = 100_000_000;
 
@@ -68,10 +73,14 @@ struct SpecFile {
     seed: u64,
     #[serde(default)]
     common_seed: bool,
-    #[serde(default = "default_data")]
-    data: String,
+    #[serde(default)]
+    data: Option<String>,
     #[serde(default = "default_calib_samples")]
     calib_samples: usize,
+    #[serde(default)]
+    mc_runs: u32,
+    #[serde(default)]
+    test_images: Option<usize>,
     #[serde(default)]
     axis: Vec<AxisFile>,
 }
@@ -145,10 +154,15 @@ pub struct SweepSpec {
     /// Every point runs with `seed` itself instead of a seed derived from (seed, point): common random
     /// numbers, so that differences between points are not masked by sampling noise.
     pub common_seed: bool,
-    /// Calibration set of the sensitivity pass (a dataset name or folder), for scored methods.
+    /// Calibration set of the sensitivity pass (a dataset name or folder), for scored methods, and the
+    /// test set of the accuracy runs.
     pub data: String,
     /// Calibration images (the first ones of the training split).
     pub calib_samples: usize,
+    /// Monte-Carlo accuracy runs per point; 0 (the default) writes no accuracy columns.
+    pub mc_runs: u32,
+    /// Test images of the accuracy runs (the first ones of the test split of `data`); `None`: all.
+    pub test_images: Option<usize>,
     /// The axes, slowest first.
     pub axes: Vec<Axis>,
     /// The folder relative paths are resolved against.
@@ -229,6 +243,35 @@ impl SweepSpec {
         check_fraction(raw.fraction).map_err(|p| err("fraction", p))?;
         if raw.calib_samples == 0 {
             return Err(err("calib_samples", "0 is out of range; allowed: >= 1".into()));
+        }
+        if raw.mc_runs > MAX_MC_RUNS {
+            return Err(err(
+                "mc_runs",
+                format!(
+                    "{} is out of range; allowed: 0 (no accuracy columns) ..= {MAX_MC_RUNS}",
+                    raw.mc_runs
+                ),
+            ));
+        }
+        if raw.mc_runs > 0 && raw.data.is_none() {
+            return Err(err(
+                "mc_runs",
+                format!(
+                    "{} Monte-Carlo accuracy runs need the test set: add `data` (a dataset name such as \
+                     \"mnist\", or a folder)",
+                    raw.mc_runs
+                ),
+            ));
+        }
+        match raw.test_images {
+            Some(0) => return Err(err("test_images", "0 is out of range; allowed: >= 1".into())),
+            Some(_) if raw.mc_runs == 0 => {
+                return Err(err(
+                    "test_images",
+                    "only used by the accuracy runs; set `mc_runs` > 0 or remove it".into(),
+                ));
+            }
+            _ => {}
         }
         if raw.model.trim().is_empty() {
             return Err(err(
@@ -354,8 +397,10 @@ impl SweepSpec {
             fraction: raw.fraction,
             seed: raw.seed,
             common_seed: raw.common_seed,
-            data: raw.data,
+            data: raw.data.unwrap_or_else(default_data),
             calib_samples: raw.calib_samples,
+            mc_runs: raw.mc_runs,
+            test_images: raw.test_images,
             axes,
             dir: dir.to_path_buf(),
             base,
@@ -393,8 +438,8 @@ impl SweepSpec {
     }
 
     /// A 64-bit FNV-1a hash of everything that determines the results (base configuration after `set`,
-    /// models and the content of model files, method, fraction, seeds, calibration, axes), as 16 hex
-    /// digits. Shards of one sweep share it; the display name and file path do not enter it.
+    /// models and the content of model files, method, fraction, seeds, calibration, accuracy runs, axes),
+    /// as 16 hex digits. Shards of one sweep share it; the display name and file path do not enter it.
     pub fn hash_hex(&self) -> String {
         format!("{:016x}", self.hash)
     }
@@ -522,6 +567,13 @@ impl SweepSpec {
         t.insert("seed".into(), toml::Value::String(self.seed.to_string()));
         t.insert("common_seed".into(), toml::Value::Boolean(self.common_seed));
         t.insert("data".into(), toml::Value::String(self.data.clone()));
+        // Only when asked, so that the hashes of sweeps without accuracy columns stay as they were.
+        if self.mc_runs > 0 {
+            t.insert("mc_runs".into(), toml::Value::Integer(i64::from(self.mc_runs)));
+            if let Some(n) = self.test_images {
+                t.insert("test_images".into(), toml::Value::String(n.to_string()));
+            }
+        }
         t.insert(
             "calib_samples".into(),
             toml::Value::String(self.calib_samples.to_string()),

@@ -1,4 +1,5 @@
-//! Sweeps: spec errors, grid rows and order, sharding and merge, and the shipped array-size example.
+//! Sweeps: spec errors, grid rows and order, sharding and merge, Monte-Carlo accuracy columns, and the
+//! shipped array-size example.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -6,7 +7,7 @@ use uswim::experiment::shard::Shard;
 use uswim::experiment::shard_merge::{self, MergeError};
 use uswim::experiment::sweep::{self, SweepOptions};
 use uswim::experiment::sweep_error::SweepError;
-use uswim::experiment::sweep_point::{FIXED_COLUMNS, metric_columns};
+use uswim::experiment::sweep_point::{ACCURACY_COLUMNS, FIXED_COLUMNS, metric_columns};
 use uswim::experiment::sweep_spec::SweepSpec;
 use uswim::plot::{self, CsvPlot};
 
@@ -460,4 +461,129 @@ values = [0.0, 0.1, 0.5, 1.0]
     // Different scores choose different weights (and so different devices to verify).
     assert_ne!(rows[1][col("verify_reads")], rows[5][col("verify_reads")]);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn accuracy_spec_keys_are_checked() {
+    let err = parse("hw = \"rram_1t1r_256\"\nmc_runs = 4\n").unwrap_err();
+    assert!(err.is_bad_input());
+    assert!(
+        err.to_string()
+            .starts_with("spec.toml: mc_runs: 4 Monte-Carlo accuracy runs need the test set")
+            && err.to_string().contains("add `data`"),
+        "{err}"
+    );
+    let err = parse("hw = \"rram_1t1r_256\"\ndata = \"mnist\"\nmc_runs = -1\n").unwrap_err();
+    assert!(err.to_string().starts_with("spec.toml: mc_runs"), "{err}");
+    let err = parse("hw = \"rram_1t1r_256\"\ndata = \"mnist\"\nmc_runs = 1000000\n").unwrap_err();
+    assert!(
+        err.to_string().contains("mc_runs: 1000000 is out of range"),
+        "{err}"
+    );
+    let err = parse("hw = \"rram_1t1r_256\"\ndata = \"mnist\"\nmc_runs = 2\ntest_images = 0\n").unwrap_err();
+    assert!(
+        err.to_string().contains("test_images: 0 is out of range"),
+        "{err}"
+    );
+    let err = parse("hw = \"rram_1t1r_256\"\ntest_images = 100\n").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("test_images: only used by the accuracy runs"),
+        "{err}"
+    );
+    // The accuracy columns are reserved even in a sweep that does not write them.
+    let err = parse(
+        "hw = \"rram_1t1r_256\"\n[[axis]]\nkey = \"array.rows\"\nvalues = [64]\nlabels = [\"a\"]\n\
+         name = \"accuracy_mean\"\n",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("column `accuracy_mean`"), "{err}");
+    // Without `mc_runs` the columns and the spec hash are those of a spec that never heard of accuracy.
+    let plain = parse("hw = \"rram_1t1r_256\"\n").unwrap();
+    let zero = parse("hw = \"rram_1t1r_256\"\nmc_runs = 0\ndata = \"mnist\"\n").unwrap();
+    assert_eq!(plain.hash_hex(), zero.hash_hex());
+    assert_eq!(sweep::header(&plain), sweep::header(&zero));
+    let asked = parse("hw = \"rram_1t1r_256\"\nmc_runs = 2\ndata = \"mnist\"\n").unwrap();
+    assert_ne!(asked.hash_hex(), plain.hash_hex());
+    assert_eq!(
+        sweep::header(&asked)[sweep::header(&plain).len()..],
+        ACCURACY_COLUMNS
+    );
+}
+
+/// LeNet trained on MNIST, on the statistical programmer: no and full write-verify, two Monte-Carlo
+/// runs each over 500 test images.
+const ACCURACY: &str = r#"
+hw = "paper_statistical"
+model = "models/lenet_mnist.safetensors"
+data = "mnist"
+test_images = 500
+mc_runs = 2
+seed = 3
+
+[[axis]]
+key = "fraction"
+values = [0, 1]
+"#;
+
+#[test]
+fn accuracy_columns_follow_the_summary_and_match_the_evaluator() {
+    use std::borrow::Cow;
+    use uswim::eval::Evaluator;
+    use uswim::map::{LayerWeights, Mapped};
+    use uswim::nn::{Dataset, Split};
+    use uswim::sim::Mask;
+
+    let root = scratch("accuracy");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let spec = SweepSpec::parse(ACCURACY, "accuracy.toml", manifest).unwrap();
+    let report = sweep::run(&spec, &root.join("whole"), &SweepOptions::default()).unwrap();
+    let (header, rows) = read_csv(&report.csv);
+    let summary_end = FIXED_COLUMNS.len() + metric_columns().len();
+    assert_eq!(header.len(), summary_end + 3);
+    assert_eq!(header[summary_end..], ACCURACY_COLUMNS);
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let num = |row: &Vec<String>, name: &str| row[col(name)].parse::<f64>().unwrap();
+    for row in &rows {
+        let mean = num(row, "accuracy_mean");
+        assert!((0.0..=1.0).contains(&mean), "{row:?}");
+        assert!(
+            num(row, "accuracy_std") >= 0.0 && num(row, "accuracy_ci95") >= 0.0,
+            "{row:?}"
+        );
+        // 500 test images: every accuracy is a multiple of 1/500, so is twice the mean of two runs.
+        assert!(
+            ((mean * 1000.0) - (mean * 1000.0).round()).abs() < 1e-6,
+            "{row:?}"
+        );
+    }
+    let none = num(&rows[0], "accuracy_mean");
+    let full = num(&rows[1], "accuracy_mean");
+    assert!(full >= none - 0.02, "full write-verify {full} vs none {none}");
+    // A trained LeNet keeps its accuracy once every weight is verified.
+    assert!(full > 0.9, "full write-verify accuracy {full}");
+
+    // The row's accuracy is the evaluator's, with the point's seed and mask.
+    let (net, _) =
+        uswim::nn::model_file::load(None, &manifest.join("models/lenet_mnist.safetensors")).unwrap();
+    let mut test = Dataset::load("mnist", Split::Test).unwrap();
+    test.truncate(500);
+    let point = spec.point(1).unwrap();
+    let mapped = Mapped::new(&LayerWeights::of_network(&net), &point.hw).unwrap();
+    let evaluator = Evaluator::new(&net, &mapped, &point.hw, &test).unwrap();
+    let mc = evaluator
+        .monte_carlo(2, point.seed, |_| Ok(Cow::Owned(Mask::All)))
+        .unwrap();
+    assert_eq!(rows[1][col("accuracy_mean")], mc.accuracy.mean.to_string());
+    assert_eq!(rows[1][col("accuracy_std")], mc.accuracy.std.to_string());
+
+    // Shards record the accuracy columns and merge to the single run byte for byte.
+    run_shard(&spec, &root.join("shards"), 0, 2);
+    run_shard(&spec, &root.join("shards"), 1, 2);
+    shard_merge::merge(&[root.join("shards")], &root.join("merged.csv")).unwrap();
+    assert_eq!(
+        std::fs::read(root.join("merged.csv")).unwrap(),
+        std::fs::read(&report.csv).unwrap()
+    );
+    std::fs::remove_dir_all(&root).unwrap();
 }
