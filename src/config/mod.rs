@@ -12,7 +12,9 @@ mod presets;
 mod pulse;
 mod variation;
 
-pub use device::{DeviceConfig, DeviceModelConfig, PulseDeviceConfig, StatisticalConfig, StatisticalOutcome};
+pub use device::{
+    DeviceConfig, DeviceModelConfig, HEADROOM_FLOOR, PulseDeviceConfig, StatisticalConfig, StatisticalOutcome,
+};
 pub use error::{ConfigError, check};
 pub use hw::{
     AdcConfig, ArrayConfig, ArrayCount, ControllerConfig, DacConfig, HwConfig, MappingConfig, ProgramConfig,

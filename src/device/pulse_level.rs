@@ -4,25 +4,35 @@
 //!
 //! dG = s eta_i k_s max(0, V - Vth_i,s) (t / t_ref)^beta f_s(G) max(0, 1 + c2c_i z),
 //!
-//! with f_SET(G) = ((G_max - G) / R)^nu_SET and f_RESET(G) = ((G - G_min) / R)^nu_RESET, then G is clipped to
-//! [G_min, G_max]. Device-to-device: eta_i is lognormal with mean 1 and relative std eta_d2d m_i, Vth_i,s is
+//! then G is clipped to [G_min, G_max]. The state dependence is f_s(G) = x_s^nu_s T_s(G):
+//! - the saturation law x_s^nu_s of the headroom x_SET = (G_max - G) / R, x_RESET = (G - G_min) / R. A
+//!   positive exponent saturates (the step shrinks towards the window edge the pulse drives to), 0 is
+//!   flat, a negative one accelerates (the step grows as the headroom shrinks: abrupt filamentary SET);
+//!   for a negative exponent the headroom is floored at [`HEADROOM_FLOOR`], so f_s <= 1000^|nu| and a pulse
+//!   below threshold at the edge gives 0, not 0 * inf = NaN;
+//! - an optional step table T_s (1 without one): relative step factors at K evenly spaced conductances
+//!   G_min + j R / (K - 1) (index 0 at G_min for both polarities), linearly interpolated and clamped at
+//!   the ends, as CrossSim and aihwkit's PiecewiseStepDevice describe measured devices.
+//!
+//! Device-to-device: eta_i is lognormal with mean 1 and relative std eta_d2d m_i, Vth_i,s is
 //! normal around the nominal threshold with std vth_d2d_v m_i (floored at 0), and c2c_i = c2c m_i, where
 //! m_i = sigma_i / variation.sigma (1 when variation.sigma = 0). The factor max(0, 1 + c2c_i z) keeps a
 //! pulse from moving G against its polarity.
 //!
 //! Open-loop write: for the `open_loop` scheme, NeuroSim V2.1's ceil(|G* - G| / dG_min) pulses from the
-//! current conductance, where dG_min is the nominal device's step for one pulse at full headroom (f_s = 1);
+//! current conductance, where dG_min is the nominal device's step for one pulse at f_s = 1 (full headroom,
+//! table factor 1; NeuroSim's constant step, whatever the saturation law and table say);
 //! for the other schemes, a full RESET (one pulse at the scheme's largest RESET amplitude that leaves the
 //! device at G_min) and then the nominal SET count for the target: the number of the scheme's SET pulses
-//! that brings the nominal device (eta 1, nominal thresholds, no noise) from G_min closest to G*, stopping
-//! early once it is within a tenth of the tolerance (a saturating device approaches G_max only
-//! asymptotically). The real device receives the same amplitudes, and lands where its own eta, thresholds
-//! and noise take it.
+//! that brings the nominal device (eta 1, nominal thresholds, no noise, the full f_s including the table)
+//! from G_min closest to G*, stopping early once it is within a tenth of the tolerance (a saturating
+//! device approaches G_max only asymptotically). The real device receives the same amplitudes, and lands
+//! where its own eta, thresholds and noise take it.
 
 use super::fmath::{at_least, within};
 use super::normal::Normal;
 use super::{DeviceEvent, DeviceState, OpenLoopReport, Window};
-use crate::config::{HwConfig, PulseDeviceConfig};
+use crate::config::{HEADROOM_FLOOR, HwConfig, PulseDeviceConfig};
 use crate::periph::pulse_energy_pj;
 use crate::pulse::{Polarity, PulseScheme, open_loop};
 use rand::Rng;
@@ -34,8 +44,8 @@ const MAX_OPEN_LOOP_PULSES: u32 = 10_000;
 /// band's half-width of the target: further pulses of a saturating device would only creep closer.
 const CLOSE_ENOUGH: f64 = 0.1;
 
-/// The saturation law ((headroom) / R)^nu, specialised for the common exponents so that the hot loop
-/// avoids `powf`.
+/// The saturation law x^nu of the headroom x in [0, 1], specialised for the common exponents so that the
+/// hot loop avoids `powf`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Saturation {
     Flat,
@@ -43,8 +53,14 @@ enum Saturation {
     Linear,
     ThreeHalves,
     Square,
+    /// Any other positive exponent.
     Pow(f32),
+    /// A negative exponent: max(x, HEADROOM_FLOOR)^nu, at most HEADROOM_FLOOR^nu.
+    Accelerating(f32),
 }
+
+/// [`HEADROOM_FLOOR`] in the hot loop's precision.
+const HEADROOM_FLOOR_F32: f32 = HEADROOM_FLOOR as f32;
 
 impl Saturation {
     fn new(nu: f64) -> Self {
@@ -54,11 +70,12 @@ impl Saturation {
             1.0 => Saturation::Linear,
             1.5 => Saturation::ThreeHalves,
             2.0 => Saturation::Square,
+            _ if nu < 0.0 => Saturation::Accelerating(nu as f32),
             _ => Saturation::Pow(nu as f32),
         }
     }
 
-    /// x^nu for x in [0, 1].
+    /// x^nu for x in [0, 1] (the headroom floored for a negative nu).
     #[inline(always)]
     fn eval(self, x: f32) -> f32 {
         match self {
@@ -68,7 +85,43 @@ impl Saturation {
             Saturation::ThreeHalves => x * x.sqrt(),
             Saturation::Square => x * x,
             Saturation::Pow(nu) => x.powf(nu),
+            Saturation::Accelerating(nu) => at_least(x, HEADROOM_FLOOR_F32).powf(nu),
         }
+    }
+}
+
+/// A step table T(G) in the hot loop's precision: K - 1 linear segments over the window.
+#[derive(Debug, Clone, PartialEq)]
+struct StepTable {
+    /// Per segment j: (T_j, T_{j+1} - T_j). A segment of equal ends has slope exactly 0, so a constant
+    /// table evaluates to exactly its value everywhere.
+    segments: Vec<(f32, f32)>,
+    /// (K - 1) / R: segments per uS above g_min.
+    segments_per_us: f32,
+    /// K - 1 as f32: the position of g_max.
+    last: f32,
+}
+
+impl StepTable {
+    /// From a checked table (2..=256 values).
+    fn new(values: &[f64], range_us: f64) -> Self {
+        let values: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+        let segments = values.windows(2).map(|w| (w[0], w[1] - w[0])).collect::<Vec<_>>();
+        Self {
+            last: segments.len() as f32,
+            segments_per_us: (segments.len() as f64 / range_us) as f32,
+            segments,
+        }
+    }
+
+    /// T at `g_us`, `g_min_us` being the window's bottom: linear between the points, clamped at the ends.
+    #[inline(always)]
+    fn eval(&self, g_us: f32, g_min_us: f32) -> f32 {
+        let u = within((g_us - g_min_us) * self.segments_per_us, 0.0, self.last);
+        // u >= 0, so the cast truncates to floor(u); u = K - 1 (g_max) falls in the last segment.
+        let j = (u as usize).min(self.segments.len() - 1);
+        let (t, slope) = self.segments[j];
+        t + (u - j as f32) * slope
     }
 }
 
@@ -87,6 +140,10 @@ pub struct PulseLevel {
     vth_reset_v: f32,
     sat_set: Saturation,
     sat_reset: Saturation,
+    /// The SET step table, if any (checked once per pulse: a perfectly predicted branch).
+    set_table: Option<StepTable>,
+    /// The RESET step table, if any.
+    reset_table: Option<StepTable>,
     c2c: f32,
     eta_d2d: f32,
     vth_d2d_v: f32,
@@ -115,6 +172,14 @@ impl PulseLevel {
             vth_reset_v: config.vth_reset_v as f32,
             sat_set: Saturation::new(config.nu_set),
             sat_reset: Saturation::new(config.nu_reset),
+            set_table: config
+                .set_step_table
+                .as_deref()
+                .map(|t| StepTable::new(t, hw.range_us())),
+            reset_table: config
+                .reset_step_table
+                .as_deref()
+                .map(|t| StepTable::new(t, hw.range_us())),
             c2c: config.c2c as f32,
             eta_d2d: config.eta_d2d as f32,
             vth_d2d_v: config.vth_d2d_v as f32,
@@ -179,14 +244,19 @@ impl PulseLevel {
         match polarity {
             Polarity::Set => {
                 let x = (self.window.g_max_us - g) * self.inv_range;
-                state.eta * self.k_set * at_least(amplitude_v - state.vth_set_v, 0.0) * self.sat_set.eval(x)
+                let mut f = self.sat_set.eval(x);
+                if let Some(table) = &self.set_table {
+                    f *= table.eval(g, self.window.g_min_us);
+                }
+                state.eta * self.k_set * at_least(amplitude_v - state.vth_set_v, 0.0) * f
             }
             Polarity::Reset => {
                 let x = (g - self.window.g_min_us) * self.inv_range;
-                -(state.eta
-                    * self.k_reset
-                    * at_least(amplitude_v - state.vth_reset_v, 0.0)
-                    * self.sat_reset.eval(x))
+                let mut f = self.sat_reset.eval(x);
+                if let Some(table) = &self.reset_table {
+                    f *= table.eval(g, self.window.g_min_us);
+                }
+                -(state.eta * self.k_reset * at_least(amplitude_v - state.vth_reset_v, 0.0) * f)
             }
         }
     }
@@ -209,8 +279,9 @@ impl PulseLevel {
         state.g_us
     }
 
-    /// The nominal step of one pulse of `polarity` at full headroom (f_s = 1) with the `open_loop` scheme's
-    /// amplitude: NeuroSim's dG_min, in uS.
+    /// The nominal step of one pulse of `polarity` at f_s = 1 (full headroom and table factor 1, whatever
+    /// the saturation exponent and step table) with the `open_loop` scheme's amplitude: NeuroSim's dG_min,
+    /// in uS.
     pub fn open_loop_step_us(&self, polarity: Polarity) -> f32 {
         let v = self.scheme.max_amplitude_v(polarity);
         match polarity {
@@ -359,6 +430,48 @@ mod tests {
         };
         let d = PulseLevel::new(&hw, c);
         (hw, d)
+    }
+
+    #[test]
+    fn step_table_interpolates_linearly_and_clamps_at_the_ends() {
+        // Points at G = 2, 18, 34, 50 uS (window 2..50 uS, K = 4).
+        let t = StepTable::new(&[4.0, 4.0, 1.0, 0.5], 48.0);
+        for (g, want) in [
+            (2.0, 4.0),
+            (10.0, 4.0),
+            (18.0, 4.0),
+            (26.0, 2.5),
+            (30.0, 1.75),
+            (34.0, 1.0),
+            (42.0, 0.75),
+            (50.0, 0.5),
+            (0.0, 4.0),
+            (60.0, 0.5),
+        ] {
+            let got = t.eval(g, 2.0);
+            assert!((got - want).abs() < 1e-6, "T({g}) = {got}, want {want}");
+        }
+        // A constant table is exactly constant (slopes exactly 0), the ends included.
+        let c = StepTable::new(&[2.5; 7], 48.0);
+        assert!((0..=480).all(|i| c.eval(2.0 + i as f32 * 0.1, 2.0) == 2.5));
+    }
+
+    #[test]
+    fn negative_exponents_accelerate_with_a_floored_headroom() {
+        assert_eq!(Saturation::new(1.0), Saturation::Linear);
+        assert_eq!(Saturation::new(0.7), Saturation::Pow(0.7));
+        assert_eq!(Saturation::new(-0.0), Saturation::Flat);
+        let s = Saturation::new(-1.0);
+        assert_eq!(s, Saturation::Accelerating(-1.0));
+        assert_eq!(s.eval(1.0), 1.0);
+        assert!((s.eval(0.25) - 4.0).abs() < 1e-6);
+        // At and below the floor: 1 / HEADROOM_FLOOR, finite.
+        for x in [HEADROOM_FLOOR_F32, 5e-4, 0.0] {
+            assert!((s.eval(x) - 1000.0).abs() < 1e-2, "{x}: {}", s.eval(x));
+        }
+        let steep = Saturation::new(-3.0);
+        assert!((steep.eval(0.0) / 1e9 - 1.0).abs() < 1e-4 && steep.eval(0.0).is_finite());
+        assert!((steep.eval(0.5) - 8.0).abs() < 1e-5);
     }
 
     #[test]

@@ -5,8 +5,8 @@
 use proptest::prelude::*;
 use std::process::Command;
 use uswim::config::{
-    self, DeviceModelConfig, HwConfig, PulseSchemeConfig, StatisticalConfig, StatisticalOutcome,
-    VariationMapConfig,
+    self, DeviceModelConfig, HEADROOM_FLOOR, HwConfig, PulseDeviceConfig, PulseSchemeConfig,
+    StatisticalConfig, StatisticalOutcome, VariationMapConfig,
 };
 use uswim::device::{Device, DeviceEvent, DeviceState, WriteVerify, report};
 use uswim::pulse::Polarity;
@@ -219,6 +219,16 @@ fn pulse_hw(k: f64, vth: f64, nu_set: f64, nu_reset: f64, c2c: f64, eta_d2d: f64
     hw
 }
 
+/// `hw` with its pulse-level model changed by `edit`, checked.
+fn with_model(mut hw: HwConfig, edit: impl FnOnce(&mut PulseDeviceConfig)) -> HwConfig {
+    let DeviceModelConfig::Pulse(p) = &mut hw.device.model else {
+        panic!("pulse-level configuration expected")
+    };
+    edit(p);
+    hw.validate().unwrap();
+    hw
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
@@ -226,15 +236,20 @@ proptest! {
     fn pulse_level_conductance_never_leaves_the_window(
         k in 0.1f64..200.0,
         vth in 0.0f64..2.0,
-        nu_set in 0.0f64..3.0,
-        nu_reset in 0.0f64..3.0,
+        nu_set in -3.0f64..3.0,
+        nu_reset in -3.0f64..3.0,
         c2c in 0.0f64..2.0,
         eta_d2d in 0.0f64..2.0,
         sigma_scale in 0.0f32..5.0,
         seed in 0u64..1000,
         pulses in proptest::collection::vec((any::<bool>(), 0.0f32..6.0), 1..60),
+        set_table in proptest::option::of(proptest::collection::vec(0.01f64..20.0, 2..12)),
+        reset_table in proptest::option::of(proptest::collection::vec(0.01f64..20.0, 2..12)),
     ) {
-        let hw = pulse_hw(k, vth, nu_set, nu_reset, c2c, eta_d2d);
+        let hw = with_model(pulse_hw(k, vth, nu_set, nu_reset, c2c, eta_d2d), |p| {
+            p.set_step_table = set_table;
+            p.reset_step_table = reset_table;
+        });
         let wv = WriteVerify::new(&hw);
         let device = wv.device();
         let w = device.window();
@@ -372,6 +387,228 @@ fn pulse_step_matches_the_pulse_equation() {
     // Below threshold nothing moves.
     let g3 = device.pulse(&mut s, 0.0, Polarity::Set, 0.7, &mut rng, &mut no_events);
     assert_eq!(g3, g2);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// State dependence f_s(G) = headroom^nu * T(G): negative exponents and step tables.
+
+/// The sigma-0 (nominal: eta 1, nominal thresholds, no noise) device of `hw` at `g_us`.
+fn nominal_at(device: &Device, g_us: f32) -> DeviceState {
+    let mut rng = rng::stream(1, Purpose::Device, 0);
+    let mut s = device.instantiate(g_us, 0.0, &mut rng);
+    assert_eq!((s.eta, s.c2c), (1.0, 0.0));
+    s.g_us = g_us;
+    s
+}
+
+/// One pulse on a copy of `state`: the conductance after it.
+fn one_pulse(device: &Device, state: &DeviceState, polarity: Polarity, v: f32) -> f32 {
+    let mut s = *state;
+    let mut rng = rng::stream(1, Purpose::Device, 1);
+    device.pulse(&mut s, 0.0, polarity, v, &mut rng, &mut no_events)
+}
+
+#[test]
+fn a_step_table_of_ones_changes_nothing_and_a_table_of_twos_doubles_every_step() {
+    // Ones, on the full noisy preset: every event and final state bit-identical, draw for draw.
+    let plain = preset("rram_1t1r_256");
+    let ones = with_model(plain.clone(), |p| {
+        p.set_step_table = Some(vec![1.0; 9]);
+        p.reset_step_table = Some(vec![1.0; 2]);
+    });
+    let history = |hw: &HwConfig| {
+        let wv = WriteVerify::new(hw);
+        let device = wv.device();
+        let mut rng = rng::stream(7, Purpose::Device, 0);
+        let mut bits = Vec::new();
+        let mut record = |e: DeviceEvent| match e {
+            DeviceEvent::Pulse {
+                g_before_us,
+                g_after_us,
+                amplitude_v,
+                ..
+            } => bits.extend([g_before_us.to_bits(), g_after_us.to_bits(), amplitude_v.to_bits()]),
+            DeviceEvent::Read { g_us, read_us } => bits.extend([g_us.to_bits(), read_us.to_bits()]),
+        };
+        for i in 0..400u32 {
+            let target = hw.device.level_us(i % 4) as f32;
+            let mut s = device.instantiate(target, 0.1, &mut rng);
+            device.open_loop_write(&mut s, target, &mut rng, &mut record);
+            wv.run(&mut s, target, &mut rng, &mut record);
+            // A device started high, so that RESET pulses are exercised too.
+            s.g_us = hw.device.g_max_us as f32;
+            wv.run(&mut s, target, &mut rng, &mut record);
+        }
+        bits
+    };
+    let a = history(&plain);
+    assert!(a.len() > 10_000, "{}", a.len());
+    assert_eq!(a, history(&ones));
+
+    // Twos, on the nominal device: dG = 2 k (V - Vth) x^nu (nu = 1, so never clipped: 2 k 0.4 / R = 0.2).
+    let base = pulse_hw(12.0, 0.8, 1.0, 1.0, 0.0, 0.0);
+    let twos = with_model(base.clone(), |p| {
+        p.set_step_table = Some(vec![2.0; 5]);
+        p.reset_step_table = Some(vec![2.0; 3]);
+    });
+    let (d1, d2) = (Device::new(&base), Device::new(&twos));
+    let (g_min, g_max, range) = (2.0f64, 50.0f64, 48.0f64);
+    for i in 0..=96 {
+        let g = (g_min + range * f64::from(i) / 96.0) as f32;
+        for polarity in [Polarity::Set, Polarity::Reset] {
+            let s = nominal_at(&d1, g);
+            let (g1, g2) = (
+                one_pulse(&d1, &s, polarity, 1.2),
+                one_pulse(&d2, &nominal_at(&d2, g), polarity, 1.2),
+            );
+            let x = match polarity {
+                Polarity::Set => (g_max - f64::from(g)) / range,
+                Polarity::Reset => (f64::from(g) - g_min) / range,
+            };
+            let sign = if polarity == Polarity::Set { 1.0 } else { -1.0 };
+            let closed = sign * 12.0 * 0.4 * x;
+            let (dg1, dg2) = (f64::from(g1 - g), f64::from(g2 - g));
+            assert!(
+                (dg1 - closed).abs() < 2e-5,
+                "G {g} {polarity:?}: {dg1} vs {closed}"
+            );
+            assert!(
+                (dg2 - 2.0 * dg1).abs() <= 4.0 * f64::from(f32::EPSILON) * g_max,
+                "G {g} {polarity:?}: {dg2} vs 2 x {dg1}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_linear_step_table_reproduces_the_linear_saturation_law() {
+    // nu = 0 with T_SET = [1, 0] (T = 1 - (G - G_min) / R = headroom) and T_RESET = [0, 1] against nu = 1;
+    // both against the closed form of the map x_{n+1} = (1 - a) x_n: headroom x_n = (1 - a)^n,
+    // a = k (V - Vth) / R = 12 * 0.4 / 48 = 0.1.
+    let power = Device::new(&pulse_hw(12.0, 0.8, 1.0, 1.0, 0.0, 0.0));
+    let table = Device::new(&with_model(pulse_hw(12.0, 0.8, 0.0, 0.0, 0.0, 0.0), |p| {
+        p.set_step_table = Some(vec![1.0, 0.0]);
+        p.reset_step_table = Some(vec![0.0, 1.0]);
+    }));
+    let (g_min, g_max, range, a) = (2.0f64, 50.0f64, 48.0f64, 0.1f64);
+    for polarity in [Polarity::Set, Polarity::Reset] {
+        let start = if polarity == Polarity::Set { g_min } else { g_max } as f32;
+        let (mut sp, mut st) = (nominal_at(&power, start), nominal_at(&table, start));
+        let mut rng = rng::stream(1, Purpose::Device, 2);
+        for n in 1..=60 {
+            let gp = power.pulse(&mut sp, 0.0, polarity, 1.2, &mut rng, &mut no_events);
+            let gt = table.pulse(&mut st, 0.0, polarity, 1.2, &mut rng, &mut no_events);
+            let headroom = range * (1.0 - a).powi(n);
+            let closed = if polarity == Polarity::Set {
+                g_max - headroom
+            } else {
+                g_min + headroom
+            };
+            assert!(
+                (gt - gp).abs() <= 16.0 * f32::EPSILON * g_max as f32,
+                "{polarity:?} pulse {n}: table {gt} vs power law {gp}"
+            );
+            assert!(
+                (f64::from(gp) - closed).abs() < 1e-4,
+                "{polarity:?} pulse {n}: {gp} vs closed form {closed}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_negative_exponent_accelerates_the_step_and_stays_finite_at_the_edge() {
+    // nu_SET = nu_RESET = -1, nominal device, k (V - Vth) = 12 * 0.2 = 2.4 uS: dG = 2.4 / x.
+    let hw = pulse_hw(12.0, 0.8, -1.0, -1.0, 0.0, 0.0);
+    let device = Device::new(&hw);
+    let (g_min, g_max) = (2.0f32, 50.0f32);
+    let step = |g: f32, polarity| one_pulse(&device, &nominal_at(&device, g), polarity, 1.0) - g;
+    let full = step(g_min, Polarity::Set);
+    let quarter = step(g_max - 12.0, Polarity::Set); // headroom 12 / 48 = 0.25
+    assert!((full - 2.4).abs() < 1e-5, "{full}");
+    assert!((quarter - 9.6).abs() < 1e-4, "{quarter}");
+    assert!((quarter / full - 4.0).abs() < 1e-5, "{quarter} / {full}");
+    let reset_quarter = step(g_min + 12.0, Polarity::Reset);
+    assert!((reset_quarter + 9.6).abs() < 1e-4, "{reset_quarter}");
+    // A whole SET ramp accelerates: every step is 2.4 / x of the state it starts from, and larger than
+    // the one before, until the window clips it.
+    let mut s = nominal_at(&device, g_min);
+    let mut rng = rng::stream(1, Purpose::Device, 3);
+    let mut last = 0.0f32;
+    while s.g_us < g_max {
+        let g = s.g_us;
+        let after = device.pulse(&mut s, 0.0, Polarity::Set, 1.0, &mut rng, &mut no_events);
+        let closed = 2.4 / ((g_max - g) / 48.0);
+        if g + closed < g_max {
+            assert!(
+                ((after - g) / closed - 1.0).abs() < 1e-4,
+                "G {g}: {} vs {closed}",
+                after - g
+            );
+            assert!(after - g > last, "G {g}");
+            last = after - g;
+        } else {
+            assert_eq!(after, g_max);
+        }
+    }
+    // At the edge (headroom 0): below threshold nothing moves and nothing is NaN; with overdrive the
+    // window clips the (floored, finite) step.
+    for (edge, polarity) in [(g_max, Polarity::Set), (g_min, Polarity::Reset)] {
+        let at_edge = nominal_at(&device, edge);
+        assert_eq!(one_pulse(&device, &at_edge, polarity, 0.7), edge);
+        assert_eq!(one_pulse(&device, &at_edge, polarity, 1.5), edge);
+        let mut s = at_edge;
+        for v in [0.0, 0.5, 0.79, 2.0, 0.3] {
+            let g = device.pulse(&mut s, 0.0, polarity, v, &mut rng, &mut no_events);
+            assert!(g.is_finite() && g == edge, "{polarity:?} {v} V: {g}");
+        }
+    }
+    // Inside the floor (headroom 0.0005 < HEADROOM_FLOOR) the step is k (V - Vth) / HEADROOM_FLOOR: with
+    // k = 1e-4 uS/V, 2e-5 / 1e-3 = 0.02 uS (unfloored it would be 0.04 uS and clip at G_max).
+    let slow = Device::new(&pulse_hw(1e-4, 0.8, -1.0, -1.0, 0.0, 0.0));
+    let g = g_max - 0.0005 * 48.0;
+    let want = f64::from(g) + 1e-4 * 0.2 / HEADROOM_FLOOR;
+    let got = one_pulse(&slow, &nominal_at(&slow, g), Polarity::Set, 1.0);
+    assert!((f64::from(got) - want).abs() < 2e-5, "{got} vs {want}");
+}
+
+#[test]
+fn accelerating_and_knee_table_devices_converge_under_write_verify() {
+    let base = preset("rram_1t1r_256");
+    let accelerating = with_model(base.clone(), |p| p.nu_set = -0.8);
+    // A knee: four times the step over the lowest eighth of the window, falling to 1 at the second
+    // point and to 0.5 at G_max (on top of nu_SET = 1).
+    let knee = with_model(base.clone(), |p| {
+        p.set_step_table = Some(vec![4.0, 4.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5])
+    });
+    // The knee shortens the nominal open-loop climb to level 1 (G = 18 uS: 16 uS, of which the first
+    // 6 uS at T = 4 and the next 6 uS at T between 4 and 1).
+    let (Device::Pulse(plain), Device::Pulse(kneed)) = (Device::new(&base), Device::new(&knee)) else {
+        panic!("pulse-level")
+    };
+    let level1 = base.device.level_us(1) as f32;
+    assert!(
+        kneed.nominal_set_pulses(level1) < plain.nominal_set_pulses(level1),
+        "{} vs {}",
+        kneed.nominal_set_pulses(level1),
+        plain.nominal_set_pulses(level1)
+    );
+    let levels: Vec<u32> = (0..base.device.levels()).collect();
+    for (name, hw) in [("nu_set = -0.8", &accelerating), ("knee table", &knee)] {
+        for r in report::run(hw, &levels, 4000, 1) {
+            assert!(
+                r.success_rate() >= 0.99,
+                "{name} level {}: success {} < 99%",
+                r.level,
+                r.success_rate()
+            );
+            assert!(
+                r.reads.max() < hw.program.max_iterations,
+                "{name} level {}",
+                r.level
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------
