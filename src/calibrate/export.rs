@@ -29,7 +29,7 @@ pub struct MeasurementPulse {
 }
 
 /// The fitted device in configuration units.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Fitted {
     /// Window low end, in uS.
     pub g_min_us: f64,
@@ -53,6 +53,10 @@ pub struct Fitted {
     pub eta_d2d: Option<f64>,
     /// Read noise of the measurement, as a fraction of the window.
     pub read_noise: f64,
+    /// SET step table (table law only): relative steps at evenly spaced conductances from g_min to g_max.
+    pub set_step_table: Option<Vec<f64>>,
+    /// RESET step table (table law only), on the same nodes.
+    pub reset_step_table: Option<Vec<f64>>,
 }
 
 /// Names and values of the fitted parameters, in report order (None: not identified by the data).
@@ -147,6 +151,8 @@ pub fn fitted(fit: &DeviceFit, map: UnitMap, base: &PulseDeviceConfig, pulse: &M
         c2c: fit.noise.c2c,
         eta_d2d: fit.eta_d2d,
         read_noise: fit.noise.read_noise / law.range(),
+        set_step_table: law.table_on_window(Polarity::Set),
+        reset_step_table: law.table_on_window(Polarity::Reset),
     }
 }
 
@@ -169,21 +175,40 @@ pub fn build_config(
 ) -> Result<(HwConfig, Vec<String>), CalibrateError> {
     let model = base_model(base)?;
     let mut notes = Vec::new();
-    let (k_set, k_reset, nu_set, nu_reset) = match (f.k_set_us_per_v, f.k_reset_us_per_v) {
-        (Some(ks), Some(kr)) => (ks, kr, f.nu_set.unwrap_or(0.0), f.nu_reset.unwrap_or(0.0)),
+    // A polarity without ramps mirrors the other: the same exponent on its own headroom, and the table
+    // reversed (SET's node j is RESET's node K-1-j in headroom).
+    let mirrored = |t: &Option<Vec<f64>>| t.as_ref().map(|v| v.iter().rev().copied().collect::<Vec<f64>>());
+    let (k_set, k_reset, nu_set, nu_reset, set_table, reset_table) = match (
+        f.k_set_us_per_v,
+        f.k_reset_us_per_v,
+    ) {
+        (Some(ks), Some(kr)) => (
+            ks,
+            kr,
+            f.nu_set.unwrap_or(0.0),
+            f.nu_reset.unwrap_or(0.0),
+            f.set_step_table.clone(),
+            f.reset_step_table.clone(),
+        ),
         (Some(ks), None) => {
             notes.push(
-                "no RESET ramps: RESET assumed symmetric to SET (k_reset = k_set, nu_reset = nu_set)".into(),
+                "no RESET ramps: RESET assumed symmetric to SET (k_reset = k_set, nu_reset = nu_set, the \
+                     RESET step table the SET table mirrored)"
+                    .into(),
             );
             let nu = f.nu_set.unwrap_or(0.0);
-            (ks, ks, nu, nu)
+            let table = f.set_step_table.clone();
+            (ks, ks, nu, nu, table.clone(), mirrored(&table))
         }
         (None, Some(kr)) => {
             notes.push(
-                "no SET ramps: SET assumed symmetric to RESET (k_set = k_reset, nu_set = nu_reset)".into(),
+                "no SET ramps: SET assumed symmetric to RESET (k_set = k_reset, nu_set = nu_reset, the SET \
+                     step table the RESET table mirrored)"
+                    .into(),
             );
             let nu = f.nu_reset.unwrap_or(0.0);
-            (kr, kr, nu, nu)
+            let table = f.reset_step_table.clone();
+            (kr, kr, nu, nu, mirrored(&table), table)
         }
         (None, None) => {
             return Err(CalibrateError::Setting {
@@ -229,6 +254,8 @@ pub fn build_config(
         c2c,
         eta_d2d,
         vth_d2d_v: 0.0,
+        set_step_table: set_table,
+        reset_step_table: reset_table,
         ..model.clone()
     });
     if read_noise == ReadNoiseSource::Data {

@@ -2,9 +2,10 @@
 //! ([`super::noise`]), then the device-to-device spread of the ramps' step scales.
 
 use super::data::Ramp;
+use super::dwell;
 use super::model::Law;
 use super::noise::{self, Noise};
-use super::shape::{self, NU_MAX, ShapeFit, ShapeOptions, WindowBounds};
+use super::shape::{self, NU_MAX, NU_MIN, ShapeFit, ShapeOptions, WindowBounds};
 use crate::pulse::Polarity;
 
 /// Settings of the fit.
@@ -19,6 +20,22 @@ pub struct FitSettings {
     pub nu_starts: Vec<f64>,
     /// Levenberg-Marquardt iteration cap.
     pub max_iterations: usize,
+    /// The step law fitted.
+    pub law: LawKind,
+}
+
+/// Which state dependence f_s(G) the fit gives the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LawKind {
+    /// DESIGN.md's saturation law ((headroom) / R)^nu with a signed exponent (negative: accelerating).
+    #[default]
+    Power,
+    /// A step table of this many nodes per polarity over the measured span (nu = 0): any monotone ramp
+    /// shape, such as a fast initial transient followed by a linear tail. Started from the power-law fit.
+    Table {
+        /// Nodes per table, >= 2.
+        nodes: usize,
+    },
 }
 
 impl Default for FitSettings {
@@ -26,8 +43,9 @@ impl Default for FitSettings {
         Self {
             extrapolation: 0.25,
             non_negative: true,
-            nu_starts: vec![0.5, 1.0, 2.0],
+            nu_starts: vec![-0.5, 0.5, 1.0, 2.0],
             max_iterations: 300,
+            law: LawKind::Power,
         }
     }
 }
@@ -42,6 +60,8 @@ pub enum WindowEnd {
     NotIdentified,
     /// Pressed against the allowed extrapolation.
     AtBound,
+    /// Set to the measured span: a step table covers the measured conductances only.
+    Measured,
 }
 
 /// The fit of a set of ramps, in data units.
@@ -126,7 +146,25 @@ pub fn fit(ramps: &[&Ramp], settings: &FitSettings, warm: Option<ShapeFit>) -> D
     let (span, options) = shape_options(ramps, settings);
     let mut shape = match warm {
         Some(start) => shape::fit(ramps, start, &options, None),
-        None => shape::fit_multistart(ramps, span, &options, &settings.nu_starts),
+        None => {
+            let power = shape::fit_multistart(ramps, span, &options, &settings.nu_starts);
+            match settings.law {
+                LawKind::Power => power,
+                LawKind::Table { nodes } => {
+                    // Two starts: the power law's interpolant, and the data's dwell times (which place
+                    // knees the power law misses); the better fit is kept.
+                    let (lo, hi) = dwell::monotone_span(ramps);
+                    [
+                        shape::tabulate(&power, ramps, nodes, lo, hi),
+                        dwell::start(ramps, nodes, lo, hi, span),
+                    ]
+                    .into_iter()
+                    .map(|start| shape::fit(ramps, start, &options, None))
+                    .min_by(|a, b| a.sse.total_cmp(&b.sse))
+                    .expect("two starts")
+                }
+            }
+        }
     };
     // Second pass: weighted least squares, each point weighted by the inverse of its expected squared
     // deviation from the deterministic trajectory (read noise plus the cycle-to-cycle noise accumulated
@@ -138,6 +176,7 @@ pub fn fit(ramps: &[&Ramp], settings: &FitSettings, warm: Option<ShapeFit>) -> D
     );
     let weights = deviation_weights(&shape, ramps, &first, span);
     shape = shape::fit(ramps, shape, &options, Some(&weights));
+    shape::normalize_tables(&mut shape, ramps);
     let polarities: Vec<Polarity> = ramps.iter().map(|r| r.polarity).collect();
     let has = |p: Polarity| polarities.contains(&p);
     // Ends that nothing locates are set to the furthest conductance the fitted ramps reach (the smallest
@@ -150,7 +189,13 @@ pub fn fit(ramps: &[&Ramp], settings: &FitSettings, warm: Option<ShapeFit>) -> D
         }
     }
     let law = &mut shape.law;
-    let g_max_end = if !has(Polarity::Set) || law.nu_set <= 0.0 {
+    let tabulated = law.set_table.is_some() || law.reset_table.is_some();
+    // A table law's window starts at the measured span and moves only where ramps reach its ends.
+    let g_max_end = if tabulated && law.g_max == law.table_span.1 {
+        WindowEnd::Measured
+    } else if tabulated {
+        WindowEnd::Fitted
+    } else if !has(Polarity::Set) || law.nu_set == 0.0 {
         law.g_max = reach_hi;
         WindowEnd::NotIdentified
     } else if law.g_max >= options.bounds.g_max_hi {
@@ -158,7 +203,11 @@ pub fn fit(ramps: &[&Ramp], settings: &FitSettings, warm: Option<ShapeFit>) -> D
     } else {
         WindowEnd::Fitted
     };
-    let g_min_end = if !has(Polarity::Reset) || law.nu_reset <= 0.0 {
+    let g_min_end = if tabulated && law.g_min == law.table_span.0 {
+        WindowEnd::Measured
+    } else if tabulated {
+        WindowEnd::Fitted
+    } else if !has(Polarity::Reset) || law.nu_reset == 0.0 {
         law.g_min = reach_lo;
         WindowEnd::NotIdentified
     } else if law.g_min <= options.bounds.g_min_lo {
@@ -279,5 +328,5 @@ fn device_to_device(law: &Law, ramps: &[&Ramp], scales: &[f64], noise: &Noise) -
 
 /// Whether an exponent sits at one of its bounds.
 pub fn exponent_at_bound(nu: f64) -> bool {
-    nu <= 0.0 || nu >= NU_MAX
+    nu <= NU_MIN || nu >= NU_MAX
 }

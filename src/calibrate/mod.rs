@@ -22,6 +22,7 @@
 //! use; results do not depend on the thread count.
 
 pub mod data;
+pub mod dwell;
 mod error;
 pub mod export;
 pub mod fit;
@@ -194,6 +195,10 @@ pub fn calibrate(
     for (end, name, polarity) in [(fit.g_min_end, "g_min", "RESET"), (fit.g_max_end, "g_max", "SET")] {
         match end {
             WindowEnd::Fitted => {}
+            WindowEnd::Measured => notes.push(format!(
+                "{name} is the end of the measured span: no {polarity} ramp reaches a window end there, and the \
+                 step table covers the measured conductances only"
+            )),
             WindowEnd::NotIdentified => notes.push(format!(
                 "{name} not identified ({polarity} ramps show no saturation, or there are none): set to the \
                  furthest conductance the fitted ramps reach"
@@ -278,12 +283,20 @@ pub fn calibrate(
     })
 }
 
-/// The fitted parameters with their uncertainties, one line each (`name = value ± std unit`).
+/// The fitted parameters with their uncertainties, one line each (`name = value ± std unit`), then the
+/// step tables, if any.
 pub fn parameter_lines(cal: &Calibration) -> Vec<String> {
-    export::parameters(&cal.fitted)
+    let mut lines: Vec<String> = export::parameters(&cal.fitted)
         .into_iter()
-        .zip(&cal.uncertainty.std)
-        .map(|((name, unit, value), std)| {
+        .enumerate()
+        // A step table replaces the exponent of its polarity (the table law fits none).
+        .filter(|(_, (name, _, _))| match *name {
+            "nu_set" => cal.fitted.set_step_table.is_none(),
+            "nu_reset" => cal.fitted.reset_step_table.is_none(),
+            _ => true,
+        })
+        .map(|(index, (name, unit, value))| {
+            let std = cal.uncertainty.std.get(index).copied().flatten();
             let bound = match (name, value) {
                 ("nu_set" | "nu_reset", Some(v)) if fit::exponent_at_bound(v) => " (at its bound)",
                 _ => "",
@@ -295,11 +308,25 @@ pub fn parameter_lines(cal: &Calibration) -> Vec<String> {
             };
             match (value, std) {
                 (None, _) => format!("{name:16} = not identified (see notes)"),
-                (Some(v), Some(s)) => format!("{name:16} = {} ± {}{unit}{bound}", sig(v), sig(*s)),
+                (Some(v), Some(s)) => format!("{name:16} = {} ± {}{unit}{bound}", sig(v), sig(s)),
                 (Some(v), None) => format!("{name:16} = {}{unit}{bound}", sig(v)),
             }
         })
-        .collect()
+        .collect();
+    for (name, table) in [
+        ("set_step_table", &cal.fitted.set_step_table),
+        ("reset_step_table", &cal.fitted.reset_step_table),
+    ] {
+        if let Some(values) = table {
+            let cells: Vec<String> = values.iter().map(|v| format!("{v:.3}")).collect();
+            lines.push(format!(
+                "{name:16} = [{}] (relative step at {} evenly spaced conductances, g_min to g_max)",
+                cells.join(", "),
+                values.len()
+            ));
+        }
+    }
+    lines
 }
 
 /// A number with about four significant digits.

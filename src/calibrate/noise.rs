@@ -158,13 +158,7 @@ mod tests {
     /// both noise levels, and a smooth error of the mean law does not leak into them.
     #[test]
     fn separates_cycle_to_cycle_from_read_noise() {
-        let law = Law {
-            nu_set: 1.0,
-            nu_reset: 1.0,
-            g_min: 0.0,
-            g_max: 100.0,
-            scale: 100.0,
-        };
+        let law = Law::power(1.0, 1.0, 0.0, 100.0, 100.0);
         let mut rng = crate::rng::stream(3, crate::rng::Purpose::Device, 0);
         let (c2c, read) = (0.15, 0.05);
         let mut ramps = Vec::new();

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use uswim::calibrate::data::{self, ColumnPolarity, Measured, Quantity};
 use uswim::calibrate::export::ReadNoiseSource;
+use uswim::calibrate::fit::{FitSettings, LawKind};
 use uswim::calibrate::{self, Calibration, Options, PulseChoice};
 use uswim::config::{self, DEFAULT_PRESET};
 use uswim::pulse::Polarity;
@@ -33,6 +34,16 @@ pub enum Unit {
     Us,
     /// Normalised (dimensionless): the fitted window is mapped onto --window-us.
     Norm,
+}
+
+/// The device's state dependence f_s(G) to fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LawArg {
+    /// The saturation law ((headroom) / R)^nu with a signed exponent (negative: accelerating ramps).
+    Power,
+    /// A step table over the measured span (--table-nodes nodes per polarity, linearly interpolated):
+    /// follows any monotone ramp shape, such as a fast transient followed by a linear tail.
+    Table,
 }
 
 /// Arguments of `uswim device fit`.
@@ -83,6 +94,12 @@ pub struct FitArgs {
     /// the chip's verify read path).
     #[arg(long)]
     read_noise_from_data: bool,
+    /// State dependence of the step: `power` (saturation law) or `table` (step table).
+    #[arg(long, value_enum, default_value_t = LawArg::Power)]
+    law: LawArg,
+    /// Nodes per step table with --law table (2-64).
+    #[arg(long, value_name = "N", default_value_t = 9)]
+    table_nodes: usize,
     /// Bootstrap replicates for the uncertainties (0: none).
     #[arg(long, default_value_t = 200)]
     bootstrap: usize,
@@ -196,6 +213,18 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         ));
     }
     let measured = load(&args, quantity)?;
+    if !(2..=64).contains(&args.table_nodes) {
+        return Err(bad(format!(
+            "--table-nodes: {} is out of range; allowed: 2 to 64",
+            args.table_nodes
+        )));
+    }
+    let law = match args.law {
+        LawArg::Power => LawKind::Power,
+        LawArg::Table => LawKind::Table {
+            nodes: args.table_nodes,
+        },
+    };
     let options = Options {
         pulse: PulseChoice {
             set_v: args.set_v,
@@ -210,6 +239,10 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         },
         bootstrap: args.bootstrap,
         seed: args.seed,
+        settings: FitSettings {
+            law,
+            ..FitSettings::default()
+        },
         ..Options::default()
     };
     let cal = calibrate::calibrate(&measured, &base, &options).map_err(|e| bad(e.to_string()))?;
