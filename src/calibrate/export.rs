@@ -178,45 +178,43 @@ pub fn build_config(
     // A polarity without ramps mirrors the other: the same exponent on its own headroom, and the table
     // reversed (SET's node j is RESET's node K-1-j in headroom).
     let mirrored = |t: &Option<Vec<f64>>| t.as_ref().map(|v| v.iter().rev().copied().collect::<Vec<f64>>());
-    let (k_set, k_reset, nu_set, nu_reset, set_table, reset_table) = match (
-        f.k_set_us_per_v,
-        f.k_reset_us_per_v,
-    ) {
-        (Some(ks), Some(kr)) => (
-            ks,
-            kr,
-            f.nu_set.unwrap_or(0.0),
-            f.nu_reset.unwrap_or(0.0),
-            f.set_step_table.clone(),
-            f.reset_step_table.clone(),
-        ),
-        (Some(ks), None) => {
-            notes.push(
+    let (k_set, k_reset, nu_set, nu_reset, set_table, reset_table) =
+        match (f.k_set_us_per_v, f.k_reset_us_per_v) {
+            (Some(ks), Some(kr)) => (
+                ks,
+                kr,
+                f.nu_set.unwrap_or(0.0),
+                f.nu_reset.unwrap_or(0.0),
+                f.set_step_table.clone(),
+                f.reset_step_table.clone(),
+            ),
+            (Some(ks), None) => {
+                notes.push(
                 "no RESET ramps: RESET assumed symmetric to SET (k_reset = k_set, nu_reset = nu_set, the \
                      RESET step table the SET table mirrored)"
                     .into(),
             );
-            let nu = f.nu_set.unwrap_or(0.0);
-            let table = f.set_step_table.clone();
-            (ks, ks, nu, nu, table.clone(), mirrored(&table))
-        }
-        (None, Some(kr)) => {
-            notes.push(
+                let nu = f.nu_set.unwrap_or(0.0);
+                let table = f.set_step_table.clone();
+                (ks, ks, nu, nu, table.clone(), mirrored(&table))
+            }
+            (None, Some(kr)) => {
+                notes.push(
                 "no SET ramps: SET assumed symmetric to RESET (k_set = k_reset, nu_set = nu_reset, the SET \
                      step table the RESET table mirrored)"
                     .into(),
             );
-            let nu = f.nu_reset.unwrap_or(0.0);
-            let table = f.reset_step_table.clone();
-            (kr, kr, nu, nu, mirrored(&table), table)
-        }
-        (None, None) => {
-            return Err(CalibrateError::Setting {
-                option: "--data/--set/--reset".to_string(),
-                problem: "no ramps to fit".to_string(),
-            });
-        }
-    };
+                let nu = f.nu_reset.unwrap_or(0.0);
+                let table = f.reset_step_table.clone();
+                (kr, kr, nu, nu, mirrored(&table), table)
+            }
+            (None, None) => {
+                return Err(CalibrateError::Setting {
+                    option: "--data/--set/--reset".to_string(),
+                    problem: "no ramps to fit".to_string(),
+                });
+            }
+        };
     let c2c = if f.c2c > C2C_MAX {
         notes.push(format!(
             "measured pulse-to-pulse fluctuation is c2c = {:.3} of the mean step; capped at {C2C_MAX} (larger \

@@ -53,8 +53,21 @@ pub struct Law {
     pub table_span: (f64, f64),
 }
 
-/// The power factor x^nu of a headroom `x`: its value, its derivative in x and ln x, at the floor for
-/// negative exponents (where the derivative is 0) and at [`X_FLOOR`] for the derivative of positive ones.
+/// The power factor x^nu of a headroom `x` (at the floor for negative exponents).
+#[inline]
+fn power_value(x: f64, nu: f64) -> f64 {
+    if nu == 0.0 {
+        1.0
+    } else if nu < 0.0 {
+        x.max(HEADROOM_FLOOR).powf(nu)
+    } else {
+        x.powf(nu)
+    }
+}
+
+/// The power factor x^nu of a headroom `x` with its derivative in x and ln x: at the floor for negative
+/// exponents (where the derivative is 0), and the derivative at [`X_FLOOR`] for positive ones. One `powf`:
+/// d(x^nu)/dx = nu x^nu / x.
 #[inline]
 fn power(x: f64, nu: f64) -> (f64, f64, f64) {
     if nu == 0.0 {
@@ -62,15 +75,14 @@ fn power(x: f64, nu: f64) -> (f64, f64, f64) {
         (1.0, 0.0, x.max(X_FLOOR).ln())
     } else if nu < 0.0 {
         let xf = x.max(HEADROOM_FLOOR);
-        let df = if x > HEADROOM_FLOOR {
-            nu * xf.powf(nu - 1.0)
-        } else {
-            0.0
-        };
-        (xf.powf(nu), df, xf.ln())
+        let pw = xf.powf(nu);
+        let df = if x > HEADROOM_FLOOR { nu * pw / xf } else { 0.0 };
+        (pw, df, xf.ln())
+    } else if x > X_FLOOR {
+        let pw = x.powf(nu);
+        (pw, nu * pw / x, x.ln())
     } else {
-        let xf = x.max(X_FLOOR);
-        (x.powf(nu), nu * xf.powf(nu - 1.0), xf.ln())
+        (x.powf(nu), nu * X_FLOOR.powf(nu - 1.0), X_FLOOR.ln())
     }
 }
 
@@ -236,7 +248,15 @@ impl Law {
     /// The signed step h(G) of a ramp of scale `b` at `g` (before clipping).
     #[inline]
     pub fn step(&self, polarity: Polarity, b: f64, g: f64) -> f64 {
-        f64::from(polarity.sign()) * b * self.parts(polarity, b, g).factor
+        let pw = power_value(self.headroom(polarity, g), self.nu(polarity));
+        let t = match self.table(polarity) {
+            None => 1.0,
+            Some(values) => {
+                let (i, w, _) = locate(values.len(), self.table_span.0, self.table_span.1, g);
+                (1.0 - w) * values[i] + w * values[i + 1]
+            }
+        };
+        f64::from(polarity.sign()) * b * pw * t
     }
 
     /// d h / d G: how the step of a ramp of scale `b` changes with the conductance at `g`.

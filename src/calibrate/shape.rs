@@ -27,6 +27,11 @@ pub const NU_MAX: f64 = 10.0;
 /// Smallest (most accelerating) saturation exponent (the configuration's limit).
 pub const NU_MIN: f64 = -3.0;
 
+/// Relative decrease of the sum of squares below which an iteration counts as quiet; two quiet iterations
+/// in a row end the fit. A parameter then sits within about sqrt(1e-7) of its standard error of its
+/// optimum, far below the bootstrap's resolution.
+const CONVERGED_GAIN: f64 = 1e-7;
+
 /// Smallest step-table node, as a fraction of the table's largest: measured ramps pass through every
 /// conductance of their span, so no state inside it is a dead zone where the device does not move (such a
 /// node would also leave write-verify stuck there); a single noisy ramp that stalls for a while otherwise
@@ -408,12 +413,12 @@ pub fn fit(
                 locals = trial_locals;
                 lambda = (lambda / 3.0).max(1e-12);
                 accepted = true;
-                quiet = if gain < 1e-10 { quiet + 1 } else { 0 };
+                quiet = if gain < CONVERGED_GAIN { quiet + 1 } else { 0 };
                 break;
             }
             lambda *= 4.0;
         }
-        if !accepted || quiet >= 3 {
+        if !accepted || quiet >= 2 {
             break;
         }
         (sse, normal) = normal_equations(&law, &locals, ramps, weights);
