@@ -76,6 +76,17 @@ pub fn parameters(f: &Fitted) -> Vec<(&'static str, &'static str, Option<f64>)> 
     ]
 }
 
+/// The step tables' nodes, SET's then RESET's (empty for the power law): the bootstrap's values after
+/// [`parameters`].
+pub fn table_nodes(f: &Fitted) -> Vec<f64> {
+    [&f.set_step_table, &f.reset_step_table]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .copied()
+        .collect()
+}
+
 /// The map from data units to uS: identity for physical data; for normalised data, the fitted window onto
 /// `window_us`.
 pub fn unit_map(fit: &DeviceFit, quantity: Quantity, window_us: (f64, f64)) -> UnitMap {

@@ -313,17 +313,29 @@ pub fn parameter_lines(cal: &Calibration) -> Vec<String> {
             }
         })
         .collect();
+    // Node standard deviations follow the scalar parameters', SET's nodes first.
+    let mut offset = export::parameters(&cal.fitted).len();
     for (name, table) in [
         ("set_step_table", &cal.fitted.set_step_table),
         ("reset_step_table", &cal.fitted.reset_step_table),
     ] {
         if let Some(values) = table {
-            let cells: Vec<String> = values.iter().map(|v| format!("{v:.3}")).collect();
+            let cells: Vec<String> = values
+                .iter()
+                .enumerate()
+                .map(
+                    |(j, v)| match cal.uncertainty.std.get(offset + j).copied().flatten() {
+                        Some(s) => format!("{v:.3} ± {s:.3}"),
+                        None => format!("{v:.3}"),
+                    },
+                )
+                .collect();
             lines.push(format!(
                 "{name:16} = [{}] (relative step at {} evenly spaced conductances, g_min to g_max)",
                 cells.join(", "),
                 values.len()
             ));
+            offset += values.len();
         }
     }
     lines

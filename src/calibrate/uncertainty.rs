@@ -40,7 +40,8 @@ impl Method {
     }
 }
 
-/// Standard deviations of the fitted parameters, in the order of [`export::parameters`].
+/// Standard deviations of the fitted parameters, in the order of [`export::parameters`], then of the step
+/// tables' nodes ([`export::table_nodes`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Uncertainty {
     /// How.
@@ -120,6 +121,7 @@ fn replicate(ctx: &Context, method: Method, r: usize, seed: u64) -> Vec<Option<f
     export::parameters(&fitted)
         .into_iter()
         .map(|(_, _, v)| v)
+        .chain(export::table_nodes(&fitted).into_iter().map(Some))
         .collect()
 }
 
