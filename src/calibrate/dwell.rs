@@ -9,7 +9,7 @@
 
 use super::data::Ramp;
 use super::model::Law;
-use super::shape::{ShapeFit, normalize_tables};
+use super::shape::{ShapeFit, normalize_tables, regressed_scale};
 use crate::pulse::Polarity;
 
 /// The best non-decreasing fit to `y` in least squares (pool-adjacent-violators).
@@ -115,18 +115,7 @@ pub fn start(ramps: &[&Ramp], nodes: usize, lo: f64, hi: f64, scale: f64) -> Sha
     let locals = ramps
         .iter()
         .map(|r| {
-            let sign = f64::from(r.polarity.sign());
-            let (mut num, mut den) = (0.0, 0.0);
-            for w in r.g.windows(2) {
-                let f = law.step(r.polarity, 1.0, w[0]) * sign;
-                num += (w[1] - w[0]) * sign * f;
-                den += f * f;
-            }
-            let b = if den > 0.0 && num > 0.0 {
-                num / den
-            } else {
-                1e-3 * (hi - lo)
-            };
+            let b = regressed_scale(&law, r).unwrap_or(1e-3 * (hi - lo));
             [r.g[0].clamp(lo, hi), b]
         })
         .collect();

@@ -433,6 +433,19 @@ pub fn fit(
     }
 }
 
+/// The scale b that best matches the ramp's increments under `law` in least squares (a regression of the
+/// increments on the law's step per unit scale), or None when the increments do not move with the law.
+pub fn regressed_scale(law: &Law, ramp: &Ramp) -> Option<f64> {
+    let sign = f64::from(ramp.polarity.sign());
+    let (mut num, mut den) = (0.0, 0.0);
+    for w in ramp.g.windows(2) {
+        let f = law.step(ramp.polarity, 1.0, w[0]) * sign;
+        num += (w[1] - w[0]) * sign * f;
+        den += f * f;
+    }
+    (den > 0.0 && num > 0.0).then(|| num / den)
+}
+
 /// A starting point: the window just outside the data, both exponents `nu`, each ramp's start at its
 /// first point and its scale from a regression of its increments on the headroom term.
 pub fn initial(ramps: &[&Ramp], nu: f64, scale: f64, bounds: &WindowBounds) -> ShapeFit {
@@ -455,19 +468,8 @@ pub fn initial(ramps: &[&Ramp], nu: f64, scale: f64, bounds: &WindowBounds) -> S
         .map(|r| {
             let head = r.g.len().min(3);
             let start = r.g[..head].iter().sum::<f64>() / head as f64;
-            let sign = f64::from(r.polarity.sign());
-            let (mut num, mut den) = (0.0, 0.0);
-            for w in r.g.windows(2) {
-                let f = law.step(r.polarity, 1.0, w[0]) * sign;
-                num += (w[1] - w[0]) * sign * f;
-                den += f * f;
-            }
             let mean_step = (r.g[r.g.len() - 1] - r.g[0]).abs() / (r.g.len() - 1) as f64;
-            let b = if den > 0.0 && num > 0.0 {
-                num / den
-            } else {
-                mean_step.max(1e-9 * scale)
-            };
+            let b = regressed_scale(&law, r).unwrap_or(mean_step.max(1e-9 * scale));
             [start, b]
         })
         .collect();
