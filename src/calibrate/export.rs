@@ -201,20 +201,20 @@ pub fn build_config(
             ),
             (Some(ks), None) => {
                 notes.push(
-                "no RESET ramps: RESET assumed symmetric to SET (k_reset = k_set, nu_reset = nu_set, the \
-                     RESET step table the SET table mirrored)"
-                    .into(),
-            );
+                    "no RESET ramps: RESET assumed symmetric to SET (k_reset = k_set, nu_reset = nu_set, \
+                     the RESET step table the SET table mirrored)"
+                        .into(),
+                );
                 let nu = f.nu_set.unwrap_or(0.0);
                 let table = f.set_step_table.clone();
                 (ks, ks, nu, nu, table.clone(), mirrored(&table))
             }
             (None, Some(kr)) => {
                 notes.push(
-                "no SET ramps: SET assumed symmetric to RESET (k_set = k_reset, nu_set = nu_reset, the SET \
-                     step table the RESET table mirrored)"
-                    .into(),
-            );
+                    "no SET ramps: SET assumed symmetric to RESET (k_set = k_reset, nu_set = nu_reset, \
+                     the SET step table the RESET table mirrored)"
+                        .into(),
+                );
                 let nu = f.nu_reset.unwrap_or(0.0);
                 let table = f.reset_step_table.clone();
                 (kr, kr, nu, nu, mirrored(&table), table)
@@ -388,6 +388,24 @@ mod tests {
             text.contains("capped") && text.contains("eta_d2d") && text.contains("symmetric"),
             "{text}"
         );
+        checked(&out).unwrap();
+    }
+
+    /// Without RESET ramps the RESET table mirrors the SET table: T_RESET(G) = T_SET(g_min + g_max - G),
+    /// so that both see the same step at the same headroom; and the written tables validate.
+    #[test]
+    fn a_missing_polarity_mirrors_the_step_table() {
+        let (hw, fit) = noise_free();
+        let base = base_model(&hw).unwrap().clone();
+        let mut f = fitted(&fit, UnitMap::IDENTITY, &base, &pulse(1.0, 100.0));
+        (f.k_reset_us_per_v, f.nu_reset, f.reset_step_table) = (None, None, None);
+        f.set_step_table = Some(vec![0.2, 0.5, 1.0, 0.7]);
+        let (out, _) = build_config(&hw, &f, &pulse(1.0, 100.0), ReadNoiseSource::Base).unwrap();
+        let DeviceModelConfig::Pulse(p) = &out.device.model else {
+            panic!()
+        };
+        assert_eq!(p.set_step_table.as_deref(), Some(&[0.2, 0.5, 1.0, 0.7][..]));
+        assert_eq!(p.reset_step_table.as_deref(), Some(&[0.7, 1.0, 0.5, 0.2][..]));
         checked(&out).unwrap();
     }
 

@@ -30,8 +30,10 @@ pub enum LawKind {
     /// DESIGN.md's saturation law ((headroom) / R)^nu with a signed exponent (negative: accelerating).
     #[default]
     Power,
-    /// A step table of this many nodes per polarity over the measured span (nu = 0): any monotone ramp
-    /// shape, such as a fast initial transient followed by a linear tail. Started from the power-law fit.
+    /// A step table of this many nodes per polarity over the ramps' monotone span (nu = 0; the window's
+    /// ends clip, and move only where ramps reach them): any monotone ramp shape, such as a fast initial
+    /// transient followed by a linear tail. Started from the power-law fit and from the ramps' dwell
+    /// times ([`dwell`]); the better fit is kept.
     Table {
         /// Nodes per table, >= 2.
         nodes: usize,
