@@ -100,7 +100,8 @@ fn table(ramps: &[&Ramp], polarity: Polarity, nodes: usize, lo: f64, hi: f64) ->
             values[j] = values[*nearest];
         }
     }
-    Some(values.into_iter().map(|v| v.unwrap_or(1.0)).collect())
+    // Every node holds a value now: its own or its nearest visited neighbour's.
+    Some(values.into_iter().flatten().collect())
 }
 
 /// A table-law start over [`lo`, `hi`] from the ramps' dwell times: tables normalised to peak at 1, each

@@ -286,7 +286,10 @@ pub fn calibrate(
 /// The fitted parameters with their uncertainties, one line each (`name = value ± std unit`), then the
 /// step tables, if any.
 pub fn parameter_lines(cal: &Calibration) -> Vec<String> {
-    let mut lines: Vec<String> = export::parameters(&cal.fitted)
+    let parameters = export::parameters(&cal.fitted);
+    // Node standard deviations follow the scalar parameters', SET's nodes first.
+    let mut offset = parameters.len();
+    let mut lines: Vec<String> = parameters
         .into_iter()
         .enumerate()
         // A step table replaces the exponent of its polarity (the table law fits none).
@@ -313,8 +316,6 @@ pub fn parameter_lines(cal: &Calibration) -> Vec<String> {
             }
         })
         .collect();
-    // Node standard deviations follow the scalar parameters', SET's nodes first.
-    let mut offset = export::parameters(&cal.fitted).len();
     for (name, table) in [
         ("set_step_table", &cal.fitted.set_step_table),
         ("reset_step_table", &cal.fitted.reset_step_table),

@@ -249,14 +249,17 @@ impl Law {
     #[inline]
     pub fn step(&self, polarity: Polarity, b: f64, g: f64) -> f64 {
         let pw = power_value(self.headroom(polarity, g), self.nu(polarity));
-        let t = match self.table(polarity) {
-            None => 1.0,
-            Some(values) => {
-                let (i, w, _) = locate(values.len(), self.table_span.0, self.table_span.1, g);
-                (1.0 - w) * values[i] + w * values[i + 1]
-            }
-        };
+        let t = self
+            .table(polarity)
+            .map_or(1.0, |values| self.interpolate(values, g));
         f64::from(polarity.sign()) * b * pw * t
+    }
+
+    /// A table's value at `g`: linear between its nodes over [`Law::table_span`], clamped at the ends.
+    #[inline]
+    fn interpolate(&self, values: &[f64], g: f64) -> f64 {
+        let (i, w, _) = locate(values.len(), self.table_span.0, self.table_span.1, g);
+        (1.0 - w) * values[i] + w * values[i + 1]
     }
 
     /// d h / d G: how the step of a ramp of scale `b` changes with the conductance at `g`.
@@ -276,14 +279,9 @@ impl Law {
     pub fn table_on_window(&self, polarity: Polarity) -> Option<Vec<f64>> {
         let values = self.table(polarity)?;
         let k = values.len();
-        let (lo, hi) = self.table_span;
         Some(
             (0..k)
-                .map(|j| {
-                    let g = self.g_min + self.range() * j as f64 / (k - 1) as f64;
-                    let (i, w, _) = locate(k, lo, hi, g);
-                    (1.0 - w) * values[i] + w * values[i + 1]
-                })
+                .map(|j| self.interpolate(values, self.g_min + self.range() * j as f64 / (k - 1) as f64))
                 .collect(),
         )
     }

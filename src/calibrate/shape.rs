@@ -332,6 +332,7 @@ fn freedom(law: &Law, normal: &Normal, ramps: &[&Ramp], bounds: &WindowBounds) -
     if law.set_table.is_some() || law.reset_table.is_some() {
         free[NU_SET] = false;
         free[NU_RESET] = false;
+        let values = law.shared();
         for polarity in [Polarity::Set, Polarity::Reset] {
             let nodes: Vec<usize> = law
                 .active(polarity)
@@ -342,10 +343,9 @@ fn freedom(law: &Law, normal: &Normal, ramps: &[&Ramp], bounds: &WindowBounds) -
                 nodes.iter().for_each(|&k| free[k] = false);
                 continue;
             }
-            let shared_p = law.shared();
-            let floor = TABLE_FLOOR * nodes.iter().map(|&k| shared_p[k]).fold(0.0, f64::max);
+            let floor = TABLE_FLOOR * nodes.iter().map(|&k| values[k]).fold(0.0, f64::max);
             for &k in &nodes {
-                if shared_p[k] <= floor && gs[k] < 0.0 {
+                if values[k] <= floor && gs[k] < 0.0 {
                     free[k] = false;
                 }
             }
