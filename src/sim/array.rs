@@ -311,8 +311,14 @@ struct VerifyScratch {
     devices: Vec<Verified>,
     /// The polarity of every correction pulse, device after device (pulse j of a device follows read j).
     polarities: Vec<Polarity>,
-    /// A permutation of `devices` sorted by peripheral (ADC, then driver).
+    /// A permutation of `devices` grouped by peripheral (ADC, then driver), see [`VerifyScratch::bucket`].
     order: Vec<u32>,
+    /// Where each peripheral's devices start in `order` (one more entry than peripherals).
+    starts: Vec<u32>,
+    /// The next free position of each peripheral while bucketing.
+    fill: Vec<u32>,
+    /// One ADC's read counts, sorted descending.
+    unit_reads: Vec<u32>,
     /// Per rank k: the largest k-th largest read count over the ADCs.
     kth_reads: Vec<u32>,
     /// Per iteration of one driver: its SET and RESET pulses.
@@ -329,36 +335,61 @@ impl VerifyScratch {
         self.polarities.clear();
     }
 
+    /// Orders the devices by `unit` (a counting sort, stable: no comparison sort in the per-row path) into
+    /// `order`, with `starts[u]..starts[u + 1]` the positions of unit u.
+    fn bucket(&mut self, units: u32, unit: impl Fn(&Verified) -> u32) {
+        self.starts.clear();
+        self.starts.resize(units as usize + 1, 0);
+        for d in &self.devices {
+            self.starts[unit(d) as usize + 1] += 1;
+        }
+        for u in 0..units as usize {
+            self.starts[u + 1] += self.starts[u];
+        }
+        self.order.clear();
+        self.order.resize(self.devices.len(), 0);
+        self.fill.clear();
+        self.fill.extend_from_slice(&self.starts[..units as usize]);
+        for (i, d) in self.devices.iter().enumerate() {
+            let u = unit(d) as usize;
+            self.order[self.fill[u] as usize] = i as u32;
+            self.fill[u] += 1;
+        }
+    }
+
     /// Fills `iterations` (one per verify read of the group's longest loop, pending and pulses counted)
-    /// with the busiest ADC's conversions and the pulse slots of every iteration.
-    fn schedule(&mut self, iterations: &mut [Iteration]) {
-        let n = self.devices.len();
-        if n == 0 {
+    /// with the busiest ADC's conversions and the pulse slots of every iteration; `adcs` and `drivers`
+    /// are the peripherals per array.
+    fn schedule(&mut self, iterations: &mut [Iteration], adcs: u32, drivers: u32) {
+        if self.devices.is_empty() {
             return;
         }
         // Reads: the ADC a has pending_a(j) = #{its devices with reads >= j}. With r_a(k) its k-th largest
         // read count and R(k) = max over a of r_a(k), the busiest ADC has #{k : R(k) >= j} pending.
-        self.order.clear();
-        self.order.extend(0..n as u32);
-        let devices = &self.devices;
-        self.order.sort_unstable_by_key(|&i| {
-            (
-                devices[i as usize].adc,
-                std::cmp::Reverse(devices[i as usize].reads),
-            )
-        });
+        self.bucket(adcs, |d| d.adc);
         self.kth_reads.clear();
-        let mut k = 0usize;
-        for (pos, &i) in self.order.iter().enumerate() {
-            let d = devices[i as usize];
-            if pos > 0 && devices[self.order[pos - 1] as usize].adc != d.adc {
-                k = 0;
+        for u in 0..adcs as usize {
+            let (start, end) = (self.starts[u] as usize, self.starts[u + 1] as usize);
+            self.unit_reads.clear();
+            self.unit_reads.extend(
+                self.order[start..end]
+                    .iter()
+                    .map(|&i| self.devices[i as usize].reads),
+            );
+            // A handful of devices per ADC: an insertion sort, descending.
+            for i in 1..self.unit_reads.len() {
+                let mut k = i;
+                while k > 0 && self.unit_reads[k - 1] < self.unit_reads[k] {
+                    self.unit_reads.swap(k - 1, k);
+                    k -= 1;
+                }
             }
-            if k == self.kth_reads.len() {
-                self.kth_reads.push(0);
+            if self.kth_reads.len() < self.unit_reads.len() {
+                self.kth_reads.resize(self.unit_reads.len(), 0);
             }
-            self.kth_reads[k] = self.kth_reads[k].max(d.reads);
-            k += 1;
+            for (kth, &r) in self.kth_reads.iter_mut().zip(&self.unit_reads) {
+                *kth = (*kth).max(r);
+            }
         }
         let mut ranks = self.kth_reads.len();
         for (j, it) in iterations.iter_mut().enumerate() {
@@ -369,22 +400,20 @@ impl VerifyScratch {
             it.conversions = ranks as u32;
         }
         // Pulses: per driver and iteration, its SET and RESET pulses; the busiest of each polarity.
-        self.order.sort_unstable_by_key(|&i| devices[i as usize].driver);
+        self.bucket(drivers, |d| d.driver);
         self.busiest_pulses.clear();
         self.busiest_pulses.resize(iterations.len(), [0, 0]);
-        let mut start = 0;
-        while start < n {
-            let driver = devices[self.order[start] as usize].driver;
-            let mut end = start;
-            let mut longest = 0usize;
-            while end < n && devices[self.order[end] as usize].driver == driver {
-                longest = longest.max(devices[self.order[end] as usize].reads as usize - 1);
-                end += 1;
-            }
+        for u in 0..drivers as usize {
+            let mine = &self.order[self.starts[u] as usize..self.starts[u + 1] as usize];
+            let longest = mine
+                .iter()
+                .map(|&i| self.devices[i as usize].reads as usize - 1)
+                .max()
+                .unwrap_or(0);
             self.driver_pulses.clear();
             self.driver_pulses.resize(longest, [0, 0]);
-            for &i in &self.order[start..end] {
-                let d = devices[i as usize];
+            for &i in mine {
+                let d = self.devices[i as usize];
                 let first = d.first_pulse as usize;
                 for (j, p) in self.polarities[first..first + d.reads as usize - 1]
                     .iter()
@@ -397,7 +426,6 @@ impl VerifyScratch {
                 busiest[0] = busiest[0].max(mine[0]);
                 busiest[1] = busiest[1].max(mine[1]);
             }
-            start = end;
         }
         for (it, busiest) in iterations.iter_mut().zip(&self.busiest_pulses) {
             it.slots = busiest[0] + busiest[1];
@@ -579,7 +607,7 @@ impl ArrayProgrammer<'_> {
                 }
             }
         }
-        scratch.schedule(&mut run.iterations[first_iteration..]);
+        scratch.schedule(&mut run.iterations[first_iteration..], t.adcs, t.drivers);
         if tracing.phases {
             // Phase energies: the devices' plus the peripherals' of each read and pulse phase.
             for it in &mut run.iterations[first_iteration..] {
