@@ -8,6 +8,10 @@ const PRESETS: &[(&str, &str)] = &[
         "rram_1t1r_256",
         include_str!("../../hw_configs/rram_1t1r_256.toml"),
     ),
+    (
+        "rram_1t1r_256_3bit",
+        include_str!("../../hw_configs/rram_1t1r_256_3bit.toml"),
+    ),
     ("pcm_256", include_str!("../../hw_configs/pcm_256.toml")),
     ("fefet_128", include_str!("../../hw_configs/fefet_128.toml")),
     (
