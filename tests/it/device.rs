@@ -1012,3 +1012,143 @@ fn device_report_cli_writes_the_csv_and_rejects_a_bad_level() {
     assert!(err.contains("--level") && err.contains("0..=3"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// One-shot writes and the RESET state.
+
+/// The three pulse schemes a verifying chip can use, at amplitudes the RRAM device understands.
+fn verifying_schemes() -> [(&'static str, PulseSchemeConfig); 3] {
+    [
+        (
+            "fixed",
+            PulseSchemeConfig::Fixed {
+                set_v: 1.0,
+                reset_v: 1.0,
+                width_ns: 100.0,
+            },
+        ),
+        (
+            "ispp",
+            PulseSchemeConfig::Ispp {
+                set_start_v: 0.75,
+                reset_start_v: 0.75,
+                v_step_v: 0.01,
+                v_max_v: 1.0,
+                width_ns: 100.0,
+            },
+        ),
+        (
+            "adaptive",
+            PulseSchemeConfig::Adaptive {
+                gain_v: 1.0,
+                v_min_v: 0.8,
+                v_max_v: 1.2,
+                width_ns: 100.0,
+            },
+        ),
+    ]
+}
+
+/// A one-shot write from an exact RESET (no RESET-state spread) lands at
+/// G - G_min = eta k (V - Vth_i) (1 + c2c z) with eta, Vth_i and z independent, so its mean is the
+/// nominal step dG = k (V - Vth) and its variance (1 + cv^2)(dG^2 + k^2 s_v^2)(1 + c2c^2) - dG^2: checked
+/// for each spread alone and together, under every verifying scheme (the scheme sets only the RESET
+/// pulse and the DAC's full scale), at a middle level of a window wide enough that nothing clips.
+#[test]
+fn one_shot_error_std_follows_from_the_d2d_and_c2c_spreads() {
+    // (eta relative std, Vth std in V, c2c)
+    let spreads = [
+        (0.2, 0.0, 0.0),
+        (0.0, 0.05, 0.0),
+        (0.0, 0.0, 0.1),
+        (0.15, 0.04, 0.08),
+    ];
+    for (scheme_name, scheme) in verifying_schemes() {
+        for (cv, s_v, c2c) in spreads {
+            let mut hw = preset("rram_1t1r_256");
+            hw.device.g_max_us = 500.0;
+            hw.dac.bits = 16;
+            hw.program.scheme = scheme.clone();
+            let hw = with_model(hw, |p| {
+                p.eta_d2d = cv;
+                p.vth_d2d_v = s_v;
+                p.c2c = c2c;
+                p.hrs_spread = 0.0;
+            });
+            let Device::Pulse(d) = Device::new(&hw) else {
+                panic!("pulse-level")
+            };
+            let DeviceModelConfig::Pulse(p) = &hw.device.model else {
+                unreachable!()
+            };
+            let target = hw.device.level_us(1) as f32;
+            let v = d.one_shot_v(target).expect("level 1 needs a SET") as f64;
+            let k = p.k_set_us_per_v * (hw.program.scheme.width_ns() / p.t_ref_ns).powf(p.beta);
+            let dg = k * (v - p.vth_set_v);
+            let want_std =
+                ((1.0 + cv * cv) * (dg * dg + k * k * s_v * s_v) * (1.0 + c2c * c2c) - dg * dg).sqrt();
+            let device = Device::new(&hw);
+            let mut rng = rng::stream(5, Purpose::Device, 0);
+            let n = 40_000;
+            let rises: Vec<f64> = (0..n)
+                .map(|_| {
+                    let mut s = device.instantiate(hw.device.variation.sigma as f32, &mut rng);
+                    let r = device.open_loop_write(&mut s, target, &mut rng, &mut no_events);
+                    assert_eq!((r.reset_pulses, r.set_pulses), (1, 1));
+                    f64::from(s.g_us) - hw.device.g_min_us
+                })
+                .collect();
+            let (mean, std) = mean_std(&rises);
+            let name = format!("{scheme_name}, spreads {cv}/{s_v}/{c2c}");
+            // The nominal device lands on the target (up to the 16-bit DAC's rounding).
+            assert!(
+                (dg - (f64::from(target) - hw.device.g_min_us)).abs() < 0.01,
+                "{name}: {dg}"
+            );
+            assert!(
+                (mean - dg).abs() < 4.0 * want_std / f64::from(n).sqrt() + 1e-3,
+                "{name}: mean {mean} vs {dg}"
+            );
+            assert!(
+                (std - want_std).abs() < 0.03 * want_std,
+                "{name}: std {std} vs {want_std}"
+            );
+        }
+    }
+}
+
+/// After a full RESET a device rests at G_min + R hrs_spread m |z|: a level-0 one-shot write (a RESET
+/// and no SET) leaves the half-normal error of mean R h sqrt(2/pi) and std R h sqrt(1 - 2/pi), with
+/// h scaled by the device's sigma multiplier m.
+#[test]
+fn reset_state_spread_is_half_normal_above_the_window_floor() {
+    let hw = with_model(preset("rram_1t1r_256"), |p| p.hrs_spread = 0.02);
+    let device = Device::new(&hw);
+    let r = hw.range_us();
+    let base = hw.device.variation.sigma as f32;
+    let target = hw.device.level_us(0) as f32;
+    let mut rng = rng::stream(6, Purpose::Device, 0);
+    for m in [1.0f64, 2.0] {
+        let h = 0.02 * m * r;
+        let errors: Vec<f64> = (0..40_000)
+            .map(|_| {
+                let mut s = device.instantiate(base * m as f32, &mut rng);
+                let rep = device.open_loop_write(&mut s, target, &mut rng, &mut no_events);
+                assert_eq!((rep.reset_pulses, rep.set_pulses), (1, 0));
+                f64::from(s.g_us - target)
+            })
+            .collect();
+        let (mean, std) = mean_std(&errors);
+        let want_mean = h * (2.0 / std::f64::consts::PI).sqrt();
+        let want_std = h * (1.0 - 2.0 / std::f64::consts::PI).sqrt();
+        assert!(errors.iter().all(|&e| e >= 0.0));
+        assert!(
+            (mean - want_mean).abs() < 0.02 * want_mean,
+            "m {m}: mean {mean} vs {want_mean}"
+        );
+        assert!(
+            (std - want_std).abs() < 0.03 * want_std,
+            "m {m}: std {std} vs {want_std}"
+        );
+    }
+}

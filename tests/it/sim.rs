@@ -464,3 +464,219 @@ fn expected_verify_reads_of_the_cost_model_match_the_programmer() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Peripherals bound to columns.
+
+/// A one-layer network of `outputs` x `inputs` weights on the tiny statistical chip, re-shaped to one
+/// 1 x 8 array with 4 ADCs and 4 drivers (columns bound as `binding` says), and 1-device weights.
+fn tiny_row_chip(binding: config::ColumnBinding) -> HwConfig {
+    let mut hw = tiny_statistical(0.0, 0.5);
+    hw.array.rows = 1;
+    hw.array.cols = 8;
+    hw.adc.adcs_per_array = 4;
+    hw.adc.columns = binding;
+    hw.program.write_drivers_per_array = 4;
+    hw.program.driver_columns = binding;
+    hw.validate().unwrap();
+    hw
+}
+
+/// k selected devices that share one ADC cost k conversions in a verify read; spread over k ADCs, one.
+/// Columns 0 and 1 share ADC 0 when bound in adjacent pairs (4 ADCs over 8 columns), and sit on ADCs 0
+/// and 1 when interleaved; the sigma-0 devices converge at their first read, so the read phase is the
+/// settle plus the busiest ADC's conversions.
+#[test]
+fn selected_devices_on_one_adc_cost_one_conversion_each_and_spread_over_adcs_one_in_all() {
+    use config::ColumnBinding::{Adjacent, Interleaved};
+    // [8, 1]: 8 outputs of 1 input; paper mapping with 1-bit cells and 2-bit weights: 2 devices per
+    // weight, so the 1 x 8 array holds 4 weights: weight o in columns 2o and 2o + 1.
+    let layers = [layer("fc", &[4, 1], 3)];
+    let mhz = 100.0;
+    let settle = cycles(15.0 + 10.0, mhz);
+    let conversion = cycles(10.0, mhz);
+    for (binding, want_conversions) in [(Adjacent, 2u32), (Interleaved, 1)] {
+        let hw = tiny_row_chip(binding);
+        let mapped = Mapped::new(&layers, &hw).unwrap();
+        assert_eq!(mapped.num_arrays(), 1);
+        // Weight 0 only: its two devices in columns 0 and 1.
+        let mask = Mask::Weights(vec![vec![true, false, false, false]]);
+        let (result, sink) = run(&hw, &layers, &mask, 3, TraceLevel::Phase);
+        assert_eq!(result.summary.counts.selected_devices, 2);
+        let reads: Vec<_> = sink
+            .phases
+            .iter()
+            .filter(|p| p.op == PhaseOp::VerifyRead)
+            .collect();
+        assert_eq!(reads.len(), 1, "{binding:?}");
+        assert_eq!(reads[0].adc_conversions, 2, "both devices are converted");
+        assert_eq!(
+            reads[0].cycles,
+            settle + u64::from(want_conversions) * conversion,
+            "{binding:?}"
+        );
+    }
+}
+
+/// Over several verify iterations with mixed SET and RESET corrections, every phase lasts what the
+/// device-level trace implies: a verify read, the settle plus the busiest ADC's reads of that
+/// iteration; a pulse phase, the busiest driver's SET pulses plus the busiest driver's RESET pulses,
+/// in slots. Checked for the statistical device (re-programs with random sign) and the pulse-level
+/// device under each verifying scheme, with adjacent and interleaved binding.
+#[test]
+fn verify_phases_last_the_busiest_adc_and_the_busiest_drivers_set_and_reset_slots() {
+    use config::ColumnBinding::{Adjacent, Interleaved};
+    use std::collections::HashMap;
+    use uswim::trace::DeviceOp;
+    let pulse_schemes = [
+        PulseSchemeConfig::Fixed {
+            set_v: 1.0,
+            reset_v: 1.0,
+            width_ns: 100.0,
+        },
+        PulseSchemeConfig::Ispp {
+            set_start_v: 0.75,
+            reset_start_v: 0.75,
+            v_step_v: 0.01,
+            v_max_v: 1.0,
+            width_ns: 100.0,
+        },
+        PulseSchemeConfig::Adaptive {
+            gain_v: 1.0,
+            v_min_v: 0.8,
+            v_max_v: 1.2,
+            width_ns: 100.0,
+        },
+    ];
+    let mut chips: Vec<(String, HwConfig)> = Vec::new();
+    for binding in [Adjacent, Interleaved] {
+        let mut stat = tiny_statistical(0.3, 0.05);
+        stat.array.rows = 4;
+        stat.array.cols = 16;
+        stat.adc.adcs_per_array = 4;
+        stat.adc.columns = binding;
+        stat.program.write_drivers_per_array = 4;
+        stat.program.driver_columns = binding;
+        stat.validate().unwrap();
+        chips.push((format!("statistical {binding:?}"), stat));
+        for scheme in &pulse_schemes {
+            let mut rram = config::load("rram_1t1r_256", &[]).unwrap();
+            rram.array.rows = 8;
+            rram.array.cols = 32;
+            rram.adc.adcs_per_array = 4;
+            rram.adc.columns = binding;
+            rram.program.write_drivers_per_array = 8;
+            rram.program.driver_columns = binding;
+            rram.program.max_iterations = 60;
+            rram.program.scheme = scheme.clone();
+            rram.validate().unwrap();
+            chips.push((format!("rram {scheme:?} {binding:?}"), rram));
+        }
+    }
+    for (name, hw) in chips {
+        let layers = [layer("fc", &[6, 8], 11)];
+        let (result, sink) = run(&hw, &layers, &Mask::All, 9, TraceLevel::Device);
+        let t = uswim::sim::Timing::new(&hw);
+        let (cols, adcs, drivers) = (
+            hw.array.cols,
+            hw.adc.adcs_per_array,
+            hw.program.write_drivers_per_array,
+        );
+        let adc_of = |c: u32| hw.adc.columns.unit(c, cols, adcs);
+        let driver_of = |c: u32| hw.program.driver_columns.unit(c, cols, drivers);
+        // (array, row, iteration) -> per ADC reads, per driver SET and RESET pulses.
+        let mut reads: HashMap<(u32, u32, u32), HashMap<u32, u64>> = HashMap::new();
+        let mut pulses: HashMap<(u32, u32, u32, bool), HashMap<u32, u64>> = HashMap::new();
+        for e in sink.pulses.iter().filter(|e| e.iteration > 0) {
+            match e.op {
+                DeviceOp::Read => {
+                    *reads
+                        .entry((e.array, e.row, e.iteration))
+                        .or_default()
+                        .entry(adc_of(e.col))
+                        .or_default() += 1
+                }
+                op => {
+                    *pulses
+                        .entry((e.array, e.row, e.iteration, op == DeviceOp::Set))
+                        .or_default()
+                        .entry(driver_of(e.col))
+                        .or_default() += 1
+                }
+            }
+        }
+        let busiest = |m: Option<&HashMap<u32, u64>>| m.map_or(0, |m| *m.values().max().unwrap());
+        let (mut mixed, mut checked) = (false, 0);
+        for p in &sink.phases {
+            match p.op {
+                PhaseOp::VerifyRead => {
+                    let k = (p.array, p.row, p.iteration);
+                    let want = t.settle.get() + busiest(reads.get(&k)) * t.conversion.get();
+                    assert_eq!(p.cycles, want, "{name}: read {k:?}");
+                    checked += 1;
+                }
+                PhaseOp::VerifyPulse => {
+                    let set = busiest(pulses.get(&(p.array, p.row, p.iteration, true)));
+                    let reset = busiest(pulses.get(&(p.array, p.row, p.iteration, false)));
+                    mixed |= set > 0 && reset > 0;
+                    assert_eq!(
+                        p.cycles,
+                        (set + reset) * t.slot.get(),
+                        "{name}: pulses {:?}",
+                        (p.array, p.row, p.iteration)
+                    );
+                    checked += 1;
+                }
+                _ => {}
+            }
+        }
+        assert!(mixed, "{name}: some iteration mixes SET and RESET corrections");
+        assert!(
+            result.summary.counts.iterations_max >= 3,
+            "{name}: several iterations"
+        );
+        assert!(checked > 20, "{name}: {checked} phases");
+    }
+}
+
+/// A zero weight on the differential mapping has every device at level 0, the G- device of its pair
+/// included; each is RESET to G_min + R h |z|, so the weight reads back as
+/// scale / step x sum over slices k of w_k (r+_k - r-_k): mean 0 and variance
+/// (scale / step)^2 x 2 R^2 h^2 (1 - 2/pi) x sum w_k^2.
+#[test]
+fn a_zero_weight_reads_back_the_reset_state_spread_of_all_its_devices() {
+    let hw = config::load("rram_1t1r_256", &[]).unwrap();
+    let DeviceModelConfig::Pulse(p) = &hw.device.model else {
+        panic!("pulse-level preset")
+    };
+    let h = p.hrs_spread * hw.range_us();
+    // One large weight sets the layer's scale; the other 20,000 are zero.
+    let mut values = vec![0.0f32; 20_001];
+    values[0] = 1.0;
+    let layers = [LayerWeights {
+        name: "fc".into(),
+        shape: vec![1, 20_001],
+        values,
+    }];
+    let (result, _) = run(&hw, &layers, &Mask::None, 5, TraceLevel::Off);
+    let mapped = Mapped::new(&layers, &hw).unwrap();
+    let weights = uswim::map::read_back(&mapped, result.conductances_us.as_ref().unwrap()).unwrap();
+    let zeros: Vec<f64> = weights[0][1..].iter().map(|&w| f64::from(w)).collect();
+    let spec = mapped.spec();
+    let slices = spec.devices_per_weight() / spec.polarities();
+    let sum_w2: f64 = (0..slices).map(|k| f64::from(spec.slice_weight(k)).powi(2)).sum();
+    let scale = mapped.layers()[0].quantized.scale;
+    let want_std =
+        scale / mapped.step_us() * (2.0 * h * h * (1.0 - 2.0 / std::f64::consts::PI) * sum_w2).sqrt();
+    let n = zeros.len() as f64;
+    let mean = zeros.iter().sum::<f64>() / n;
+    let std = (zeros.iter().map(|w| (w - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    assert!(
+        mean.abs() < 4.0 * want_std / n.sqrt(),
+        "mean {mean}, std {want_std}"
+    );
+    assert!(
+        (std - want_std).abs() < 0.03 * want_std,
+        "std {std} vs {want_std}"
+    );
+}
