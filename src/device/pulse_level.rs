@@ -167,6 +167,8 @@ pub struct PulseLevel {
     reset_table: Option<StepTable>,
     c2c: f32,
     eta_d2d: f32,
+    /// [`PulseLevel::log_std`] of eta_d2d: the lognormal eta's log std at m = 1.
+    eta_log_std: f32,
     vth_d2d_v: f32,
     base_sigma: f32,
     /// The nominal open-loop count stops once the nominal device is this close to the target, in uS.
@@ -210,6 +212,7 @@ impl PulseLevel {
                 .map(|t| StepTable::new(t, hw.range_us())),
             c2c: config.c2c as f32,
             eta_d2d: config.eta_d2d as f32,
+            eta_log_std: Self::log_std(config.eta_d2d as f32),
             vth_d2d_v: config.vth_d2d_v as f32,
             base_sigma: hw.device.variation.sigma as f32,
             close_enough_us: (CLOSE_ENOUGH * hw.program.tolerance * hw.range_us()) as f32,
@@ -291,9 +294,13 @@ impl PulseLevel {
         let z_eta = self.normal.sample(rng);
         let z_set = self.normal.sample(rng);
         let z_reset = self.normal.sample(rng);
-        // Lognormal with mean 1 and relative std cv: ln eta ~ N(-s^2/2, s^2), s^2 = ln(1 + cv^2).
-        let cv = self.eta_d2d * m;
-        let s = (1.0 + cv * cv).ln().sqrt();
+        // Lognormal with mean 1 and relative std cv: ln eta ~ N(-s^2/2, s^2), s^2 = ln(1 + cv^2); s is
+        // computed once for devices at the base sigma (m = 1), the usual case.
+        let s = if m == 1.0 {
+            self.eta_log_std
+        } else {
+            Self::log_std(self.eta_d2d * m)
+        };
         DeviceState {
             g_us: self.window.g_min_us,
             sigma,
@@ -303,6 +310,11 @@ impl PulseLevel {
             c2c: self.c2c * m,
             hrs_us: self.hrs_us * m,
         }
+    }
+
+    /// The std s of ln eta for a lognormal eta of mean 1 and relative std `cv`: s^2 = ln(1 + cv^2).
+    fn log_std(cv: f32) -> f32 {
+        (1.0 + cv * cv).ln().sqrt()
     }
 
     /// The nominal device: eta 1, nominal thresholds, no noise.
