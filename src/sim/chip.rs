@@ -240,6 +240,7 @@ impl<'a> Chip<'a> {
                 t_ns: now.to_ns(&self.clock).get(),
                 cycles: phase.cycles,
                 array,
+                channel,
                 layer: m.run.layer,
                 row,
                 op: phase.op,
