@@ -386,6 +386,22 @@ fn summary_text(result: &ProgramResult, hw: &HwConfig, run: &RunInfo, out: &Path
         hw.program.max_iterations,
         pct(c.failed_devices as f64, c.selected_devices as f64)
     ));
+    line(format!(
+        "  layers     {:16} {:>6} {:>9} {:>9} {:>12} {:>10} {:>12}",
+        "name", "arrays", "weights", "verified", "busy", "pulses", "energy"
+    ));
+    for l in &result.layers {
+        line(format!(
+            "             {:16} {:>6} {:>9} {:>9} {:>12} {:>10} {:>12}",
+            l.name,
+            l.arrays,
+            l.weights,
+            l.selected_weights,
+            si(l.array_time_ns * 1e-9, "s"),
+            l.counts.pulses,
+            si(l.energy.total_pj() * 1e-12, "J")
+        ));
+    }
     line(format!("  outputs    {}", out.display()));
     text
 }
