@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod analyze;
 mod args;
+mod compare;
 mod completions;
 mod device;
 mod device_fit;
@@ -57,6 +58,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Join the shard outputs of a sweep into one results CSV.
     Merge(merge::MergeArgs),
+    /// Compare two hardware configurations or two result folders, metric by metric, with ratios.
+    Compare(compare::CompareArgs),
     /// Chart columns of any CSV (sweep results, traces) as PNG or SVG.
     Plot(plot::PlotArgs),
     /// Train a built-in architecture on a dataset and save it as safetensors.
@@ -120,6 +123,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Device(args) => device::run(args),
         Command::Sweep(args) => sweep::run(args, &global),
         Command::Merge(args) => merge::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Train(args) => train::run(args, &global),
         Command::Eval(args) => eval::run(args),

@@ -14,7 +14,8 @@ use uswim::nn::{self, Network, model_file};
 use uswim::sensitivity;
 use uswim::sim::{self, Mask, ProgramOptions, ProgramResult};
 use uswim::trace::{
-    self, ArrayStats, EventsCsv, PhaseEvent, PulseEvent, RunInfo, Summary, TraceFilter, TraceLevel, TraceSink,
+    self, ArrayStats, EventsCsv, PhaseEvent, PulseEvent, RunInfo, Summary, Timeline, TraceFilter, TraceLevel,
+    TraceSink,
 };
 
 /// Simulate programming a network's weights into crossbars, pulse by pulse and cycle by cycle, with
@@ -63,6 +64,12 @@ pub struct ProgramArgs {
     /// Trace only these arrays, e.g. `0-3,10`.
     #[arg(long, value_name = "LIST")]
     trace_arrays: Option<String>,
+    /// Also write the schedule as a Chrome trace-event timeline (open it in ui.perfetto.dev or
+    /// chrome://tracing): a track per programming channel with arrays, rows and phases as nested slices
+    /// and a pending-devices counter. Phases are traced for it even with --trace-level off (then
+    /// without events.csv); --trace-arrays and --trace-sample apply.
+    #[arg(long, value_name = "FILE.json")]
+    timeline: Option<PathBuf>,
 }
 
 /// `--trace-level` values.
@@ -110,9 +117,18 @@ pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     mask.check(&mapped).map_err(|e| BadInput(e.to_string()))?;
 
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let events = match filter.level {
+    let events = match args.trace_level.level() {
         TraceLevel::Off => None,
         level => Some(EventsCsv::create(out.join("events.csv"), level).context("events.csv")?),
+    };
+    let timeline = match &args.timeline {
+        None => None,
+        Some(path) => {
+            let names = mapped.layers().iter().map(|l| l.name.clone()).collect();
+            let t = Timeline::create(path, hw.controller.clock_mhz, names, &hw.name)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            Some(t)
+        }
     };
     let bar = if global.quiet {
         ProgressBar::hidden()
@@ -125,19 +141,26 @@ pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             .progress_chars("=> "),
     );
     bar.set_prefix("programming");
-    let mut sink = CliSink { events, bar };
+    let mut sink = CliSink {
+        events,
+        timeline,
+        bar,
+    };
     let options = ProgramOptions {
         seed,
         trace: filter,
         keep_conductances: false,
     };
     let result = sim::program(&mapped, &hw, &mask, &options, &mut sink).map_err(|e| match e {
-        sim::SimError::Trace(io) => anyhow::Error::new(io).context("writing events.csv"),
+        sim::SimError::Trace(io) => anyhow::Error::new(io).context("writing the event trace"),
         other => BadInput(other.to_string()).into(),
     })?;
     sink.bar.finish_and_clear();
     if let Some(events) = sink.events {
         events.finish().context("events.csv")?;
+    }
+    if let Some(timeline) = sink.timeline {
+        timeline.finish().context("timeline")?;
     }
     let run = RunInfo {
         network: network.clone(),
@@ -167,6 +190,12 @@ fn trace_filter(args: &ProgramArgs) -> anyhow::Result<TraceFilter> {
     {
         return Err(BadInput(format!("--trace-sample: {f} is out of range; allowed: (0, 1]")).into());
     }
+    // The timeline needs the phases even when events.csv is off.
+    let level = if args.timeline.is_some() && level == TraceLevel::Off {
+        TraceLevel::Phase
+    } else {
+        level
+    };
     Ok(TraceFilter {
         level,
         arrays,
@@ -228,16 +257,20 @@ fn read_mask_file(path: &Path, net: &Network, mapped: &Mapped) -> Result<Mask, I
     Ok(Mask::Weights(layers))
 }
 
-/// The sink of the command line: `events.csv` (if traced) and the progress bar.
+/// The sink of the command line: `events.csv` and the timeline (if asked for) and the progress bar.
 struct CliSink {
     events: Option<EventsCsv>,
+    timeline: Option<Timeline>,
     bar: ProgressBar,
 }
 
 impl TraceSink for CliSink {
     fn on_phase(&mut self, event: &PhaseEvent) -> io::Result<()> {
-        match &mut self.events {
-            Some(e) => e.on_phase(event),
+        if let Some(e) = &mut self.events {
+            e.on_phase(event)?;
+        }
+        match &mut self.timeline {
+            Some(t) => t.on_phase(event),
             None => Ok(()),
         }
     }
@@ -249,9 +282,12 @@ impl TraceSink for CliSink {
         }
     }
 
-    fn on_array_done(&mut self, _: &ArrayStats) -> io::Result<()> {
+    fn on_array_done(&mut self, stats: &ArrayStats) -> io::Result<()> {
         self.bar.inc(1);
-        Ok(())
+        match &mut self.timeline {
+            Some(t) => t.on_array_done(stats),
+            None => Ok(()),
+        }
     }
 }
 
@@ -350,6 +386,22 @@ fn summary_text(result: &ProgramResult, hw: &HwConfig, run: &RunInfo, out: &Path
         hw.program.max_iterations,
         pct(c.failed_devices as f64, c.selected_devices as f64)
     ));
+    line(format!(
+        "  layers     {:16} {:>6} {:>9} {:>9} {:>12} {:>10} {:>12}",
+        "name", "arrays", "weights", "verified", "busy", "pulses", "energy"
+    ));
+    for l in &result.layers {
+        line(format!(
+            "             {:16} {:>6} {:>9} {:>9} {:>12} {:>10} {:>12}",
+            l.name,
+            l.arrays,
+            l.weights,
+            l.selected_weights,
+            si(l.array_time_ns * 1e-9, "s"),
+            l.counts.pulses,
+            si(l.energy.total_pj() * 1e-12, "J")
+        ));
+    }
     line(format!("  outputs    {}", out.display()));
     text
 }

@@ -333,12 +333,17 @@ fn fraction_charts(results: &Results) -> Vec<Chart> {
                 .log_x(true);
             let mut xs: Vec<f64> = Vec::new();
             for m in methods_of(results, &s.name) {
-                let pts: Vec<(f64, f64)> = series(results, &s.name, &m)
+                let rows = series(results, &s.name, &m);
+                let pts: Vec<(f64, f64)> = rows
                     .iter()
                     .map(|r| (100.0 * r.fraction, r.accuracy_mean_pct))
                     .collect();
+                let ci = rows
+                    .iter()
+                    .map(|r| (r.accuracy_ci95_low_pct, r.accuracy_ci95_high_pct))
+                    .collect();
                 xs.extend(pts.iter().map(|p| p.0));
-                chart = chart.with_series(Series::line_points(m, pts));
+                chart = chart.with_series(Series::line_points(m, pts).with_band(ci));
             }
             let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -379,14 +384,19 @@ fn time_charts(results: &Results, which: TimeOf) -> Vec<Chart> {
                 .log_x(true);
             let mut any = false;
             for m in methods_of(results, &s.name) {
-                let mut pts: Vec<(f64, f64)> = series(results, &s.name, &m)
+                let mut pts: Vec<(f64, f64, (f64, f64))> = series(results, &s.name, &m)
                     .iter()
-                    .filter_map(|r| time(r).map(|t| (t * 1e-6, r.accuracy_mean_pct)))
+                    .filter_map(|r| {
+                        let ci = (r.accuracy_ci95_low_pct, r.accuracy_ci95_high_pct);
+                        time(r).map(|t| (t * 1e-6, r.accuracy_mean_pct, ci))
+                    })
                     .collect();
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                 any |= !pts.is_empty();
                 if !pts.is_empty() {
-                    chart = chart.with_series(Series::line_points(m, pts));
+                    let ci = pts.iter().map(|p| p.2).collect();
+                    let xy = pts.into_iter().map(|p| (p.0, p.1)).collect();
+                    chart = chart.with_series(Series::line_points(m, xy).with_band(ci));
                 }
             }
             for (name, label) in [(NO_VERIFY, "no write-verify"), (FULL_VERIFY, "full write-verify")] {
@@ -422,10 +432,11 @@ pub fn write_plots(dir: &Path, results: &Results) -> Result<Vec<PathBuf>, PlotEr
         figures.push(("accuracy_vs_time_timing_hw", time_charts(results, TimeOf::Timing)));
     }
     let mut written = Vec::new();
-    for (name, charts) in figures {
+    for (name, mut charts) in figures {
         if charts.is_empty() {
             continue;
         }
+        plot::share_axes(&mut charts);
         for ext in ["png", "svg"] {
             let path = dir.join(format!("{name}.{ext}"));
             plot::render_panels(&charts, columns, &path)?;

@@ -90,8 +90,13 @@ impl Axis {
                 if ticks.len() <= max { ticks } else { Vec::new() }
             }
             Axis::Log { lo, hi } => {
+                // 2..9 times every decade, up to ten decades; beyond, the decades alone.
                 let ticks = decade_multiples(lo, hi, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
-                if ticks.len() <= max { ticks } else { Vec::new() }
+                if ticks.len() <= 90 {
+                    ticks
+                } else {
+                    decade_multiples(lo, hi, &[1.0])
+                }
             }
         }
     }
@@ -168,22 +173,17 @@ fn decade_multiples(lo: f64, hi: f64, mantissas: &[f64]) -> Vec<f64> {
     ticks
 }
 
-/// Log-axis labels: every n-th decade for wide ranges, else the sparsest of {1}, {1, 2, 5}, {1..9} per
-/// decade giving at least three labels, else linear nice ticks (a range much narrower than a decade).
+/// Log-axis labels: every decade when the range holds three or more (every second beyond 16 decades,
+/// so labels never crowd), else the sparsest of {1, 2, 5}, {1..9} per decade giving at least three
+/// labels, else linear nice ticks (a range much narrower than a decade).
 fn log_ticks(lo: f64, hi: f64, max: usize) -> Vec<f64> {
-    let decades = hi.log10() - lo.log10();
-    if decades > max as f64 {
-        let every = (decades / max as f64).ceil() as i32;
-        let first = lo.log10().ceil() as i32;
-        let last = hi.log10().floor() as i32;
-        return (first..=last)
-            .filter(|k| (k - first) % every == 0)
-            .map(|k| 10f64.powi(k))
-            .collect();
+    let decades = decade_multiples(lo, hi, &[1.0]);
+    if decades.len() >= 3 {
+        let every = if decades.len() > 16 { 2 } else { 1 };
+        return decades.into_iter().step_by(every).collect();
     }
     for mantissas in [
-        &[1.0][..],
-        &[1.0, 2.0, 5.0],
+        &[1.0, 2.0, 5.0][..],
         &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
     ] {
         let ticks = decade_multiples(lo, hi, mantissas);
@@ -267,9 +267,20 @@ mod tests {
         // 64..1024: 1-2-5 or 1..9 multiples.
         let ticks = Axis::fit(64.0, 1024.0, true).major_ticks(10);
         assert!(ticks.contains(&100.0) && ticks.len() >= 3, "{ticks:?}");
-        // Twelve decades with room for six labels: every other decade.
-        let wide = Axis::fit(1e-3, 1e9, true).major_ticks(6);
-        assert!(wide.len() <= 7 && wide.len() >= 5, "{wide:?}");
+        // Twelve decades: a label at every decade.
+        let wide = Axis::fit(1e-3, 1e9, true);
+        let labels = wide.major_ticks(6);
+        assert_eq!(labels.len(), 13, "{labels:?}");
+        assert!(
+            labels
+                .iter()
+                .all(|t| (t.log10() - t.log10().round()).abs() < 1e-9)
+        );
+        // Minor ticks at 2..9 times each decade up to ten decades, the decades alone beyond.
+        let six = Axis::fit(1e-3, 1e3, true).minor_ticks(7, 70);
+        let has = |v: f64| six.iter().any(|m| (m / v - 1.0).abs() < 1e-9);
+        assert!(has(2e-3) && has(9e2) && six.len() > 9 * 6, "{six:?}");
+        assert_eq!(wide.minor_ticks(13, 130), labels);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use super::axis::{Axis, format_tick};
 use super::font::FAMILY;
+use super::gantt::{self, Gantt};
 use super::{Chart, SeriesStyle};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{BoldPoints, Ranged};
@@ -10,7 +11,7 @@ use plotters::prelude::*;
 use plotters_backend::{BackendCoord, DrawingErrorKind};
 
 /// Series colours: the ten-colour "tab10" palette, distinguishable and print-safe.
-const PALETTE: [RGBColor; 10] = [
+pub(super) const PALETTE: [RGBColor; 10] = [
     RGBColor(0x1f, 0x77, 0xb4),
     RGBColor(0xff, 0x7f, 0x0e),
     RGBColor(0x2c, 0xa0, 0x2c),
@@ -26,58 +27,92 @@ const PALETTE: [RGBColor; 10] = [
 /// Maximum number of labelled ticks per axis.
 const MAX_LABELS: usize = 8;
 
-/// Fills the area white and draws `charts` in a `rows` x `columns` grid, row by row.
-pub(super) fn grid<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    charts: &[Chart],
-    rows: usize,
-    columns: usize,
-) -> Result<(), String> {
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let panels = root.split_evenly((rows, columns));
-    for (chart, area) in charts.iter().zip(&panels) {
-        one(area, chart)?;
-    }
-    Ok(())
+/// What a figure shows.
+pub(super) enum Figure<'a> {
+    /// Charts in a `rows` x `columns` grid, row by row.
+    Panels {
+        /// The (validated) charts.
+        charts: &'a [Chart],
+        /// Rows of panels.
+        rows: usize,
+        /// Columns of panels.
+        columns: usize,
+    },
+    /// One (validated) Gantt chart.
+    Gantt(&'a Gantt),
 }
 
-/// Text and mark sizes, scaled with the panel height.
-struct Sizes {
-    title: f64,
-    label: f64,
-    tick: f64,
-    stroke: u32,
-    marker: i32,
+/// Fills the area white and draws the figure, with tick labels `tick_px` pixels high.
+pub(super) fn figure<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    figure: &Figure<'_>,
+    tick_px: f64,
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let sizes = Sizes::for_tick(tick_px);
+    match figure {
+        Figure::Panels {
+            charts,
+            rows,
+            columns,
+        } => {
+            let panels = root.split_evenly((*rows, *columns));
+            for (chart, area) in charts.iter().zip(&panels) {
+                one(area, chart, &sizes)?;
+            }
+            Ok(())
+        }
+        Figure::Gantt(g) => gantt::draw(root, g, &sizes),
+    }
+}
+
+/// Text and mark sizes, in pixels, in proportion to the tick labels'.
+pub(super) struct Sizes {
+    pub(super) title: f64,
+    pub(super) label: f64,
+    pub(super) tick: f64,
+    pub(super) stroke: u32,
+    pub(super) marker: i32,
 }
 
 impl Sizes {
-    fn for_height(height: u32) -> Self {
-        // Text shrinks more slowly than the panel, so that small panels stay legible.
-        let s = (f64::from(height) / 720.0).sqrt().clamp(0.7, 1.6);
+    fn for_tick(tick: f64) -> Self {
         Self {
-            title: 26.0 * s,
-            label: 20.0 * s,
-            tick: 16.0 * s,
-            stroke: (2.0 * s).round().max(1.0) as u32,
-            marker: (5.0 * s).round().max(2.0) as i32,
+            title: 1.625 * tick,
+            label: 1.25 * tick,
+            tick,
+            stroke: (tick / 8.0).round().max(1.0) as u32,
+            marker: (tick * 5.0 / 16.0).round().max(2.0) as i32,
         }
+    }
+
+    /// Room for the x tick labels and the axis label below the plot.
+    pub(super) fn x_label_area(&self) -> u32 {
+        (self.tick + 2.2 * self.label + 12.0).round() as u32
+    }
+
+    /// Room left of the plot for tick labels of `widest` characters and the rotated axis label.
+    pub(super) fn y_label_area(&self, widest: usize) -> u32 {
+        // DejaVu digits are 0.64 em wide.
+        (widest as f64 * 0.64 * self.tick + 2.0 * self.label + 12.0).round() as u32
     }
 }
 
-fn one<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<(), String> {
+fn one<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+    sizes: &Sizes,
+) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let (x_axis, y_axis) = fit_axes(chart);
-    let (_, height) = area.dim_in_pixel();
-    let sizes = Sizes::for_height(height);
-    // Room for the widest y tick label (DejaVu digits are 0.64 em wide) plus the rotated axis label.
     let widest_y = y_axis
         .key_points(BoldPoints(MAX_LABELS))
         .iter()
         .map(|v| format_tick(*v).chars().count())
         .max()
-        .unwrap_or(1) as f64;
-    let y_area = (widest_y * 0.64 * sizes.tick + 2.0 * sizes.label + 12.0).round() as u32;
-    let x_area = (sizes.tick + 2.2 * sizes.label + 12.0).round() as u32;
+        .unwrap_or(1);
+    let y_area = sizes.y_label_area(widest_y);
+    let x_area = sizes.x_label_area();
 
     let mut builder = ChartBuilder::on(area);
     builder
@@ -105,6 +140,28 @@ fn one<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, chart: &Chart) -> Resu
         .draw()
         .map_err(err)?;
 
+    // Intervals first, under every line and marker: a shaded band along a line, error bars on markers.
+    for (i, series) in chart.series.iter().enumerate() {
+        let Some(band) = &series.band else { continue };
+        let color = PALETTE[i % PALETTE.len()];
+        if series.style == SeriesStyle::Points {
+            let style = color.stroke_width(sizes.stroke);
+            let bars = series.points.iter().zip(band).map(|(p, b)| ErrorBar {
+                x: p.0,
+                lo: b.0,
+                hi: b.1,
+                cap: sizes.marker + 1,
+                style,
+            });
+            ctx.draw_series(bars).map_err(err)?;
+        } else {
+            let upper = series.points.iter().zip(band).map(|(p, b)| (p.0, b.1));
+            let lower = series.points.iter().zip(band).rev().map(|(p, b)| (p.0, b.0));
+            let outline: Vec<(f64, f64)> = upper.chain(lower).collect();
+            ctx.draw_series(std::iter::once(Polygon::new(outline, color.mix(0.18).filled())))
+                .map_err(err)?;
+        }
+    }
     for (i, series) in chart.series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         let shape = Shape::ALL[i % Shape::ALL.len()];
@@ -145,7 +202,7 @@ fn one<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, chart: &Chart) -> Resu
 
     if chart.series.iter().any(|s| !s.name.is_empty()) {
         ctx.configure_series_labels()
-            .position(legend_position(chart, &x_axis, &y_axis))
+            .position(legend_position(chart, &x_axis, &y_axis).0)
             .margin(10)
             .legend_area_size((3.0 * sizes.marker as f64 + 16.0) as u32)
             .background_style(WHITE.mix(0.88))
@@ -157,26 +214,43 @@ fn one<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, chart: &Chart) -> Resu
     Ok(())
 }
 
-/// The axes fitted to all points of the (validated) chart.
+/// The axes fitted to all points and intervals of the (validated) chart, or to its fixed ranges; if the
+/// legend would hide data in every corner, the y axis is extended upwards until the upper corners are
+/// free.
 fn fit_axes(chart: &Chart) -> (Axis, Axis) {
-    let points = chart.series.iter().flat_map(|s| s.points.iter());
-    let (mut x_min, mut x_max, mut y_min, mut y_max) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in points {
-        x_min = x_min.min(x);
-        x_max = x_max.max(x);
-        y_min = y_min.min(y);
-        y_max = y_max.max(y);
+    let ((x_min, x_max), (y_min, y_max)) = chart.data_ranges().unwrap_or(((0.0, 1.0), (0.0, 1.0)));
+    let (x_min, x_max) = chart.x_range.unwrap_or((x_min, x_max));
+    let (y_min, y_max) = chart.y_range.unwrap_or((y_min, y_max));
+    let x = Axis::fit(x_min, x_max, chart.log_x);
+    let y = Axis::fit(y_min, y_max, chart.log_y);
+    if chart.series.iter().all(|s| s.name.is_empty()) || legend_position(chart, &x, &y).1 == 0 {
+        return (x, y);
     }
-    (
-        Axis::fit(x_min, x_max, chart.log_x),
-        Axis::fit(y_min, y_max, chart.log_y),
-    )
+    // The data in the bottom (1 - legend height) of the plot: stretch the top of the range.
+    let keep = 1.0 - legend_height(chart) - 0.03;
+    let y = match y {
+        Axis::Linear { lo, hi } => Axis::Linear {
+            lo,
+            hi: lo + (hi - lo) / keep,
+        },
+        Axis::Log { lo, hi } => Axis::Log {
+            lo,
+            hi: lo * (hi / lo).powf(1.0 / keep),
+        },
+    };
+    (x, y)
 }
 
-/// The corner of the plot where the legend hides the fewest data points and line segments.
-fn legend_position(chart: &Chart, x: &Axis, y: &Axis) -> SeriesLabelPosition {
+/// Height of the legend box as a fraction of the plot's.
+fn legend_height(chart: &Chart) -> f64 {
     let named = chart.series.iter().filter(|s| !s.name.is_empty()).count();
-    let height = (0.08 + 0.055 * named as f64).min(0.7);
+    (0.08 + 0.055 * named as f64).min(0.7)
+}
+
+/// The corner of the plot where the legend hides the fewest data points, line segments and intervals,
+/// and how many it hides there.
+fn legend_position(chart: &Chart, x: &Axis, y: &Axis) -> (SeriesLabelPosition, usize) {
+    let height = legend_height(chart);
     let width = 0.4;
     let mut samples = Vec::new();
     for s in &chart.series {
@@ -186,6 +260,10 @@ fn legend_position(chart: &Chart, x: &Axis, y: &Axis) -> SeriesLabelPosition {
             .map(|&(px, py)| (x.fraction(px), y.fraction(py)))
             .collect();
         samples.extend(f.iter().copied());
+        for (&(px, _), &(lo, hi)) in s.points.iter().zip(s.band.iter().flatten()) {
+            samples.push((x.fraction(px), y.fraction(lo)));
+            samples.push((x.fraction(px), y.fraction(hi)));
+        }
         if s.style != SeriesStyle::Points {
             for pair in f.windows(2) {
                 for k in 1..16 {
@@ -214,7 +292,7 @@ fn legend_position(chart: &Chart, x: &Axis, y: &Axis) -> SeriesLabelPosition {
             best = (hidden, position);
         }
     }
-    best.1
+    (best.1, best.0)
 }
 
 /// Marker shapes, cycled through by series so that series stay distinguishable in grey scale.
@@ -291,6 +369,42 @@ impl<DB: DrawingBackend> Drawable<DB> for Marker {
             Some(at) => self.shape.draw(at, self.size, self.color, backend),
             None => Ok(()),
         }
+    }
+}
+
+/// A vertical error bar with caps `cap` pixels wide on each side, at data x from y = lo to hi.
+struct ErrorBar {
+    x: f64,
+    lo: f64,
+    hi: f64,
+    cap: i32,
+    style: ShapeStyle,
+}
+
+impl<'a> PointCollection<'a, (f64, f64)> for &'a ErrorBar {
+    type Point = (f64, f64);
+    type IntoIter = [(f64, f64); 2];
+
+    fn point_iter(self) -> Self::IntoIter {
+        [(self.x, self.lo), (self.x, self.hi)]
+    }
+}
+
+impl<DB: DrawingBackend> Drawable<DB> for ErrorBar {
+    fn draw<I: Iterator<Item = BackendCoord>>(
+        &self,
+        mut pos: I,
+        backend: &mut DB,
+        _: (u32, u32),
+    ) -> Result<(), DrawingErrorKind<DB::ErrorType>> {
+        let (Some(low), Some(high)) = (pos.next(), pos.next()) else {
+            return Ok(());
+        };
+        backend.draw_line(low, high, &self.style)?;
+        for (x, y) in [low, high] {
+            backend.draw_line((x - self.cap, y), (x + self.cap, y), &self.style)?;
+        }
+        Ok(())
     }
 }
 

@@ -1,7 +1,10 @@
-//! Charts from CSV tables: pick an x column, one or more y columns and an optional grouping column.
+//! Charts from CSV tables: pick an x column, one or more y columns, up to two grouping columns, row
+//! filters, an interval (error) column and a facet column (one panel per value).
 
+use super::units;
 use super::{Chart, PlotError, Series, SeriesStyle};
 use std::path::Path;
+use std::str::FromStr;
 
 /// Which columns of a CSV file to plot, and how.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -10,26 +13,86 @@ pub struct CsvPlot {
     pub x: String,
     /// Columns for the vertical axis (numeric); each gives its own series (per group).
     pub y: Vec<String>,
-    /// Optional column whose distinct values split the rows into series, in order of first appearance
-    /// (any text: a scheme name, a tolerance, ...).
-    pub group: Option<String>,
+    /// Up to two columns whose distinct value combinations split the rows into series, in order of first
+    /// appearance (any text: a scheme name, a tolerance, ...).
+    pub group: Vec<String>,
+    /// A column whose distinct values each get a panel (in order of first appearance).
+    pub facet: Option<String>,
+    /// Only rows matching every filter are plotted.
+    pub filters: Vec<Filter>,
+    /// The interval of each y value, drawn as a band (lines) or error bars (markers); one y column only.
+    pub interval: Option<Interval>,
     /// Logarithmic horizontal axis.
     pub log_x: bool,
     /// Logarithmic vertical axis.
     pub log_y: bool,
-    /// Chart title; default `Y vs X`.
+    /// Chart title; default `Y vs X` (and the facet value).
     pub title: Option<String>,
     /// Drawing style; default: line with markers for series of up to 60 points, plain line beyond.
     pub style: Option<SeriesStyle>,
+    /// Keep the column names and raw values on the axes; default: labels in words with scaled units
+    /// ([`units::label`]).
+    pub raw_units: bool,
 }
+
+/// A row filter `COLUMN=VALUE`: the cell equals VALUE as text, or as a number (`0.10` matches `0.1`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    /// The column.
+    pub column: String,
+    /// The value the cell must have.
+    pub value: String,
+}
+
+impl FromStr for Filter {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.split_once('=') {
+            Some((column, value)) if !column.trim().is_empty() => Ok(Filter {
+                column: column.trim().to_string(),
+                value: value.trim().to_string(),
+            }),
+            _ => Err(format!("`{text}` is not COLUMN=VALUE")),
+        }
+    }
+}
+
+impl Filter {
+    fn matches(&self, cell: &str) -> bool {
+        let cell = cell.trim();
+        cell == self.value
+            || matches!((cell.parse::<f64>(), self.value.parse::<f64>()), (Ok(a), Ok(b)) if a == b)
+    }
+}
+
+/// Where the interval of each y value comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Interval {
+    /// A column holding the half width: y - w to y + w (e.g. `accuracy_ci95`).
+    HalfWidth(String),
+    /// Two columns holding the low and high ends.
+    Bounds(String, String),
+}
+
+/// A point read from a table: x, y and the interval of y, if any.
+type TablePoint = (f64, f64, Option<(f64, f64)>);
 
 /// Series with more points than this are drawn as plain lines by default.
 const MAX_MARKED_POINTS: usize = 60;
 
-/// Reads `path` and builds the chart described by `plot`. Each series is sorted by x. Rows whose x or
-/// y cell is empty are skipped for that series; any other cell that is not a number is an error naming
-/// the row (1-based, header excluded) and column.
+/// Reads `path` and builds the chart described by `plot` (the first panel if it has a facet). See
+/// [`charts_from_csv`].
 pub fn chart_from_csv(path: impl AsRef<Path>, plot: &CsvPlot) -> Result<Chart, PlotError> {
+    let mut charts = charts_from_csv(path, plot)?;
+    Ok(charts.swap_remove(0))
+}
+
+/// Reads `path` and builds the charts described by `plot`: one per facet value (one without a facet),
+/// sharing their axis ranges. Each series is sorted by x. Rows whose x or y cell is empty are skipped for
+/// that series; any other cell that is not a number is an error naming the row (1-based, header
+/// excluded) and column.
+pub fn charts_from_csv(path: impl AsRef<Path>, plot: &CsvPlot) -> Result<Vec<Chart>, PlotError> {
     let path = path.as_ref();
     let table_error = |field: String, problem: String| PlotError::Table {
         path: path.to_path_buf(),
@@ -38,6 +101,18 @@ pub fn chart_from_csv(path: impl AsRef<Path>, plot: &CsvPlot) -> Result<Chart, P
     };
     if plot.y.is_empty() {
         return Err(table_error("--y".into(), "give at least one y column".into()));
+    }
+    if plot.group.len() > 2 {
+        return Err(table_error(
+            "--group".into(),
+            format!("{} columns given; at most two", plot.group.len()),
+        ));
+    }
+    if plot.interval.is_some() && plot.y.len() > 1 {
+        return Err(table_error(
+            "--err".into(),
+            "an interval column goes with one y column".into(),
+        ));
     }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -55,33 +130,72 @@ pub fn chart_from_csv(path: impl AsRef<Path>, plot: &CsvPlot) -> Result<Chart, P
     };
     let x_col = column(&plot.x)?;
     let y_cols = plot.y.iter().map(|y| column(y)).collect::<Result<Vec<_>, _>>()?;
-    let group_col = plot.group.as_deref().map(column).transpose()?;
+    let group_cols = plot
+        .group
+        .iter()
+        .map(|g| column(g))
+        .collect::<Result<Vec<_>, _>>()?;
+    let facet_col = plot.facet.as_deref().map(column).transpose()?;
+    let filter_cols = plot
+        .filters
+        .iter()
+        .map(|f| column(&f.column))
+        .collect::<Result<Vec<_>, _>>()?;
+    let interval_cols = match &plot.interval {
+        None => None,
+        Some(Interval::HalfWidth(c)) => Some((column(c)?, None)),
+        Some(Interval::Bounds(lo, hi)) => Some((column(lo)?, Some(column(hi)?))),
+    };
 
-    // Series keyed by (group value, y column index), in order of first appearance.
-    let mut keys: Vec<(String, usize)> = Vec::new();
-    let mut points: Vec<Vec<(f64, f64)>> = Vec::new();
+    // Series keyed by (facet value, group values, y column index), in order of first appearance.
+    let mut keys: Vec<(String, String, usize)> = Vec::new();
+    let mut points: Vec<Vec<TablePoint>> = Vec::new();
+    let mut rows_seen = 0usize;
     for (row_index, record) in reader.records().enumerate() {
         let record = record.map_err(|e| csv_error(path, e))?;
         let row = row_index + 1;
+        let text = |col: usize| record.get(col).unwrap_or("").trim();
+        if !plot
+            .filters
+            .iter()
+            .zip(&filter_cols)
+            .all(|(f, &col)| f.matches(text(col)))
+        {
+            continue;
+        }
+        rows_seen += 1;
         let cell = |col: usize| -> Result<Option<f64>, PlotError> {
-            let text = record.get(col).unwrap_or("").trim();
-            if text.is_empty() {
+            let t = text(col);
+            if t.is_empty() {
                 return Ok(None);
             }
-            text.parse::<f64>().map(Some).map_err(|_| {
+            t.parse::<f64>().map(Some).map_err(|_| {
                 table_error(
                     format!("row {row}, column {}", &headers[col]),
-                    format!("{text:?} is not a number"),
+                    format!("{t:?} is not a number"),
                 )
             })
         };
         let Some(x) = cell(x_col)? else { continue };
-        let group = group_col
-            .map(|g| record.get(g).unwrap_or("").to_string())
-            .unwrap_or_default();
+        let group = plot
+            .group
+            .iter()
+            .zip(&group_cols)
+            .map(|(name, &col)| format!("{name}={}", text(col)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let facet = facet_col.map(|c| text(c).to_string()).unwrap_or_default();
         for (k, &y_col) in y_cols.iter().enumerate() {
             let Some(y) = cell(y_col)? else { continue };
-            let key = (group.clone(), k);
+            let interval = match interval_cols {
+                None => None,
+                Some((c, None)) => cell(c)?.map(|w| (y - w, y + w)),
+                Some((lo, Some(hi))) => match (cell(lo)?, cell(hi)?) {
+                    (Some(l), Some(h)) => Some((l, h)),
+                    _ => None,
+                },
+            };
+            let key = (facet.clone(), group.clone(), k);
             let index = match keys.iter().position(|existing| *existing == key) {
                 Some(i) => i,
                 None => {
@@ -90,41 +204,110 @@ pub fn chart_from_csv(path: impl AsRef<Path>, plot: &CsvPlot) -> Result<Chart, P
                     keys.len() - 1
                 }
             };
-            points[index].push((x, y));
+            points[index].push((x, y, interval));
         }
     }
     if keys.is_empty() {
-        return Err(table_error(
-            plot.y.join(", "),
-            "no row has numbers in both the x and y columns".into(),
-        ));
+        let why = if rows_seen == 0 && !plot.filters.is_empty() {
+            "no row matches the filters".to_string()
+        } else {
+            "no row has numbers in both the x and y columns".to_string()
+        };
+        return Err(table_error(plot.y.join(", "), why));
     }
 
-    let y_title = plot.y.join(", ");
-    let mut chart = Chart::new(
-        plot.title
-            .clone()
-            .unwrap_or_else(|| format!("{y_title} vs {}", plot.x)),
-    )
-    .x_label(plot.x.as_str())
-    .y_label(y_title)
-    .log_x(plot.log_x)
-    .log_y(plot.log_y);
-    for ((group, k), mut pts) in keys.into_iter().zip(points) {
+    // Axis labels and unit scales from the column names and the largest values.
+    let max_abs = |values: &mut dyn Iterator<Item = f64>| values.fold(0.0f64, |m, v| m.max(v.abs()));
+    // Several y columns share one axis: scaled only if they hold the same quantity.
+    let same_quantity = plot
+        .y
+        .iter()
+        .all(|y| units::Quantity::of(y).0 == units::Quantity::of(&plot.y[0]).0);
+    let (x_label, x_factor, y_label, y_factor) = if plot.raw_units {
+        (plot.x.clone(), 1.0, plot.y.join(", "), 1.0)
+    } else if !same_quantity {
+        let x_max = max_abs(&mut points.iter().flatten().map(|p| p.0));
+        let (x_label, x_factor) = units::label(&plot.x, x_max);
+        (x_label, x_factor, plot.y.join(", "), 1.0)
+    } else {
+        let x_max = max_abs(&mut points.iter().flatten().map(|p| p.0));
+        let y_max = max_abs(
+            &mut points
+                .iter()
+                .flatten()
+                .flat_map(|p| [p.1].into_iter().chain(p.2.map(|i| i.1))),
+        );
+        let (x_label, x_factor) = units::label(&plot.x, x_max);
+        let (first, y_factor) = units::label(&plot.y[0], y_max);
+        let y_label = if plot.y.len() == 1 {
+            first
+        } else {
+            let unit = first.rfind(" (").map(|i| &first[i..]).unwrap_or("");
+            let stems: Vec<String> = plot
+                .y
+                .iter()
+                .map(|y| units::words(units::Quantity::of(y).1))
+                .collect();
+            format!("{}{unit}", stems.join(", "))
+        };
+        (x_label, x_factor, y_label, y_factor)
+    };
+
+    let mut facets: Vec<String> = Vec::new();
+    for (facet, _, _) in &keys {
+        if !facets.contains(facet) {
+            facets.push(facet.clone());
+        }
+    }
+    let mut charts: Vec<Chart> = facets
+        .iter()
+        .map(|facet| {
+            let base = plot
+                .title
+                .clone()
+                .unwrap_or_else(|| format!("{y_label} vs {x_label}"));
+            let title = match &plot.facet {
+                Some(f) => format!("{base}, {f}={facet}"),
+                None => base,
+            };
+            Chart::new(title)
+                .x_label(x_label.as_str())
+                .y_label(y_label.as_str())
+                .log_x(plot.log_x)
+                .log_y(plot.log_y)
+        })
+        .collect();
+    for ((facet, group, k), mut pts) in keys.into_iter().zip(points) {
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let name = match (&plot.group, plot.y.len()) {
-            (Some(g), 1) => format!("{g}={group}"),
-            (Some(g), _) => format!("{}, {g}={group}", plot.y[k]),
-            (None, _) => plot.y[k].clone(),
+        let name = match (group.is_empty(), plot.y.len()) {
+            (false, 1) => group,
+            (false, _) => format!("{}, {group}", plot.y[k]),
+            (true, _) => plot.y[k].clone(),
         };
         let style = plot.style.unwrap_or(if pts.len() <= MAX_MARKED_POINTS {
             SeriesStyle::LinePoints
         } else {
             SeriesStyle::Line
         });
-        chart.series.push(Series::new(name, pts, style));
+        let xy = pts.iter().map(|p| (p.0 * x_factor, p.1 * y_factor)).collect();
+        let mut series = Series::new(name, xy, style);
+        if plot.interval.is_some() {
+            let band = pts
+                .iter()
+                .map(|p| {
+                    let (lo, hi) = p.2.unwrap_or((p.1, p.1));
+                    (lo * y_factor, hi * y_factor)
+                })
+                .collect();
+            series = series.with_band(band);
+        }
+        let panel = facets.iter().position(|f| *f == facet).expect("facet listed");
+        charts[panel].series.push(series);
     }
-    Ok(chart)
+    if charts.len() > 1 {
+        super::share_axes(&mut charts);
+    }
+    Ok(charts)
 }
 
 fn csv_error(path: &Path, e: csv::Error) -> PlotError {
@@ -166,7 +349,8 @@ mod tests {
         let plot = CsvPlot {
             x: "rows".into(),
             y: vec!["t_ns".into()],
-            group: Some("scheme".into()),
+            group: vec!["scheme".into()],
+            raw_units: true,
             ..CsvPlot::default()
         };
         let chart = chart_from_csv(&path, &plot).unwrap();

@@ -239,6 +239,7 @@ impl<'a> Chip<'a> {
                 t_ns: now.to_ns(&self.clock).get(),
                 cycles: phase.cycles.get(),
                 array,
+                channel,
                 layer: m.run.layer,
                 row,
                 op: phase.op,

@@ -211,6 +211,7 @@ mod tests {
             t_ns: f64::from(i) * 15.0,
             cycles: 3,
             array: 1,
+            channel: 0,
             layer: 0,
             row: i,
             op: PhaseOp::VerifyRead,

@@ -5,6 +5,7 @@
 //! - [`sink`]: the [`TraceSink`] interface the programmer pushes events to, the [`TraceFilter`] (level,
 //!   arrays, sampled rows), and in-memory sinks for tests.
 //! - [`events_csv`]: `events.csv`, streamed to disk through a bounded buffer by a writer thread.
+//! - [`timeline`]: `timeline.json`, the schedule in the Chrome trace-event format (Perfetto), streamed.
 //! - [`reports`]: `arrays.csv`, `layers.csv`, `summary.json`.
 //! - [`atomic`]: every file is written under a temporary name and renamed on success.
 //!
@@ -16,6 +17,7 @@ mod num;
 pub mod record;
 pub mod reports;
 pub mod sink;
+pub mod timeline;
 
 pub use events_csv::EventsCsv;
 pub use record::{
@@ -23,3 +25,4 @@ pub use record::{
 };
 pub use reports::RunInfo;
 pub use sink::{NullSink, TraceFilter, TraceLevel, TraceSink, VecSink};
+pub use timeline::Timeline;

@@ -39,6 +39,8 @@ pub struct PhaseEvent {
     pub cycles: u64,
     /// Array id.
     pub array: u32,
+    /// Programming channel the array runs on.
+    pub channel: u32,
     /// Layer index.
     pub layer: u32,
     /// Row within the array (the first of the group when rows are programmed in parallel).

@@ -29,6 +29,7 @@ const COMMANDS: &[&[&str]] = &[
     &["device", "fit"],
     &["sweep"],
     &["merge"],
+    &["compare"],
     &["plot"],
     &["train"],
     &["eval"],
@@ -221,4 +222,80 @@ fn completions_generate_for_bash_zsh_and_fish() {
     }
     let out = uswim(&["completions", "tcsh"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn compare_of_a_configuration_with_itself_gives_ratios_of_1() {
+    let dir = std::env::temp_dir().join(format!("uswim-it-cli-compare-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = uswim(&[
+        "compare",
+        "rram_1t1r_256",
+        "rram_1t1r_256",
+        "--mask",
+        "random:0.1",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(dir.join("compare.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    for name in [
+        "total_time_ns",
+        "total_energy_pj",
+        "energy_pj.adc",
+        "pulses",
+        "verify_reads",
+        "adc_conversions",
+    ] {
+        assert!(rows.iter().any(|r| r[0] == name), "{name} missing:\n{csv}");
+    }
+    for r in &rows {
+        assert_eq!(r[1], r[2], "{r:?}");
+        assert_eq!(r[3], "1", "{r:?}");
+    }
+    // Two result folders: the summaries of `uswim program` on two presets, ratios B / A.
+    let run = |hw: &str| {
+        let folder = dir.join(hw);
+        let r = uswim(&[
+            "program",
+            "--shape",
+            "lenet",
+            "--hw",
+            hw,
+            "--trace-level",
+            "off",
+            "-q",
+            "--out",
+            folder.to_str().unwrap(),
+        ]);
+        assert!(r.status.success(), "{}", stderr(&r));
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(folder.join("summary.json")).unwrap()).unwrap();
+        (folder, json["total_time_ns"].as_f64().unwrap())
+    };
+    let (a, t_a) = run("rram_1t1r_256");
+    let (b, t_b) = run("pcm_256");
+    let out = uswim(&[
+        "compare",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        dir.join("folders").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(dir.join("folders/compare.csv")).unwrap();
+    let time = csv.lines().find(|l| l.starts_with("total_time_ns,")).unwrap();
+    let ratio: f64 = time.rsplit(',').next().unwrap().parse().unwrap();
+    assert!((ratio - t_b / t_a).abs() < 1e-12 * ratio, "{time} vs {t_a} {t_b}");
+    // A folder without summary.json is bad input.
+    let bad = uswim(&[
+        "compare",
+        dir.to_str().unwrap(),
+        "rram_1t1r_256",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

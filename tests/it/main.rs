@@ -7,6 +7,7 @@ mod eval;
 mod map;
 mod nn;
 mod plot;
+mod readme;
 mod reproduce;
 mod sensitivity;
 mod sim;

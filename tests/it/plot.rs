@@ -1,6 +1,7 @@
 //! Plotting: PNG and SVG files are produced, readable, atomically written, and bad charts are clear errors.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use uswim::plot::{self, Chart, CsvPlot, PlotError, Series};
 
 fn scratch(name: &str) -> PathBuf {
@@ -174,7 +175,7 @@ fn csv_columns_plot_by_group() {
     let spec = CsvPlot {
         x: "array.rows".into(),
         y: vec!["total_time_ns".into()],
-        group: Some("program.scheme.kind".into()),
+        group: vec!["program.scheme.kind".into()],
         log_x: true,
         log_y: true,
         ..CsvPlot::default()
@@ -182,8 +183,193 @@ fn csv_columns_plot_by_group() {
     let chart = plot::chart_from_csv(&csv, &spec).unwrap();
     assert_eq!(chart.series.len(), 2);
     assert_eq!(chart.series[1].name, "program.scheme.kind=ispp");
-    assert_eq!(chart.series[1].points, vec![(64.0, 800.0), (256.0, 12000.0)]);
+    // Up to 16,000 ns: shown in µs, labelled in words.
+    assert_eq!(chart.series[1].points, vec![(64.0, 0.8), (256.0, 12.0)]);
+    assert_eq!(
+        (chart.x_label.as_str(), chart.y_label.as_str()),
+        ("array rows", "total time (µs)")
+    );
+    let raw = plot::chart_from_csv(
+        &csv,
+        &CsvPlot {
+            raw_units: true,
+            ..spec.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(raw.series[1].points, vec![(64.0, 800.0), (256.0, 12000.0)]);
+    assert_eq!(raw.y_label, "total_time_ns");
     plot::render(&chart, dir.join("t.svg")).unwrap();
     assert!(dir.join("t.svg").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn uswim(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_uswim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The texts of an SVG's `<text>` elements.
+fn svg_texts(path: &Path) -> Vec<String> {
+    let svg = std::fs::read_to_string(path).unwrap();
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            t.split_once('>')
+                .and_then(|(_, rest)| rest.split_once("</text>"))
+                .map(|(x, _)| x.trim().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn plot_options_produce_labelled_axes_filters_facets_intervals_and_paper_sizes() {
+    let dir = scratch("options");
+    let csv = dir.join("results.csv");
+    let mut text =
+        String::from("variation,method,fraction,time_ns,accuracy_mean_pct,accuracy_ci95_pct,g_us\n");
+    for (v, m, base) in [
+        ("uniform", "uswim", 90.0),
+        ("uniform", "swim", 89.0),
+        ("band", "uswim", 80.0),
+        ("band", "swim", 70.0),
+    ] {
+        for (k, f) in [0.001, 0.01, 0.1, 1.0].iter().enumerate() {
+            let t = 2.0e5 * 10f64.powi(k as i32);
+            text.push_str(&format!(
+                "{v},{m},{f},{t},{},{},{}\n",
+                base + k as f64,
+                0.5,
+                10.0 * f
+            ));
+        }
+    }
+    std::fs::write(&csv, text).unwrap();
+    let svg = dir.join("acc.svg");
+    let csv_s = csv.to_str().unwrap();
+    let r = uswim(&[
+        "plot",
+        csv_s,
+        "--x",
+        "time_ns",
+        "--y",
+        "accuracy_mean_pct",
+        "--err",
+        "accuracy_ci95_pct",
+        "--group",
+        "method",
+        "--facet",
+        "variation",
+        "--log-x",
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let texts = svg_texts(&svg);
+    // Labels in words with scaled units (2e5..2e8 ns is shown in ms), one panel per variation, a label at
+    // every decade of the log axis.
+    assert!(texts.iter().any(|t| t == "time (ms)"), "{texts:?}");
+    assert!(texts.iter().any(|t| t == "accuracy mean (%)"), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t.ends_with("variation=uniform"))
+            && texts.iter().any(|t| t.ends_with("variation=band"))
+    );
+    for decade in ["1", "10", "100"] {
+        assert!(
+            texts.iter().any(|t| t == decade),
+            "no label at {decade} ms: {texts:?}"
+        );
+    }
+    assert!(texts.iter().any(|t| t == "method=swim"), "{texts:?}");
+    // The CI band is drawn: a filled polygon per series.
+    assert!(std::fs::read_to_string(&svg).unwrap().matches("<polygon").count() >= 4);
+    // A filter keeps the matching rows only; µS for microsiemens.
+    let svg2 = dir.join("g.svg");
+    let r = uswim(&[
+        "plot",
+        csv_s,
+        "--x",
+        "fraction",
+        "--y",
+        "g_us",
+        "--filter",
+        "variation=band",
+        "--filter",
+        "method=swim",
+        "-o",
+        svg2.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let texts = svg_texts(&svg2);
+    assert!(texts.iter().any(|t| t == "g (µS)"), "{texts:?}");
+    let r = uswim(&[
+        "plot",
+        csv_s,
+        "--x",
+        "fraction",
+        "--y",
+        "g_us",
+        "--filter",
+        "variation=none",
+        "-o",
+        svg2.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("no row matches the filters"));
+    // Paper sizes: 3.5 in and 7.16 in at 300 dpi.
+    for (size, width) in [("one-column", 1050), ("two-column", 2148)] {
+        let png = dir.join(format!("{size}.png"));
+        let r = uswim(&[
+            "plot",
+            csv_s,
+            "--x",
+            "fraction",
+            "--y",
+            "g_us",
+            "--size",
+            size,
+            "-o",
+            png.to_str().unwrap(),
+        ]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        assert_eq!(decode_png(&png).0, width);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_gantt_chart_has_a_lane_per_channel_and_a_legend_entry_per_layer() {
+    let dir = scratch("gantt");
+    std::fs::write(
+        dir.join("arrays.csv"),
+        "array,layer,channel,start_ns,end_ns\n0,0,0,0,1500\n1,1,1,0,2500\n2,1,0,1500,4000\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("layers.csv"), "layer,name\n0,conv1\n1,fc1\n").unwrap();
+    let svg = dir.join("gantt.svg");
+    let r = uswim(&[
+        "plot",
+        "--gantt",
+        dir.join("arrays.csv").to_str().unwrap(),
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let texts = svg_texts(&svg);
+    for expected in [
+        "conv1",
+        "fc1",
+        "programming channel",
+        "time from the start of programming (µs)",
+        "0",
+        "1",
+    ] {
+        assert!(texts.iter().any(|t| t == expected), "{expected}: {texts:?}");
+    }
+    // Three bars (and two legend swatches), filled with the layers' colours.
+    let svg_text = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg_text.matches("<rect").count() >= 5, "{svg_text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -504,3 +504,206 @@ fn the_program_command_writes_every_output_and_rejects_bad_input_with_code_2() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("alexnet"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// One slice of the timeline: (ts, end) in us, its name and args.
+#[derive(Debug, Clone)]
+struct Slice {
+    ts: f64,
+    end: f64,
+    name: String,
+    args: serde_json::Value,
+}
+
+/// The slices of `cat` of the timeline, per channel (tid), in file order.
+fn slices(events: &[serde_json::Value], cat: &str) -> HashMap<u64, Vec<Slice>> {
+    let mut by_channel: HashMap<u64, Vec<Slice>> = HashMap::new();
+    for e in events.iter().filter(|e| e["ph"] == "X" && e["cat"] == cat) {
+        let ts = e["ts"].as_f64().unwrap();
+        let dur = e["dur"].as_f64().unwrap();
+        assert!(dur >= 0.0, "{e}");
+        by_channel
+            .entry(e["tid"].as_u64().unwrap())
+            .or_default()
+            .push(Slice {
+                ts,
+                end: ts + dur,
+                name: e["name"].as_str().unwrap().to_string(),
+                args: e["args"].clone(),
+            });
+    }
+    by_channel
+}
+
+/// Checks that `children` (sorted by start) tile [start, end] exactly (to float rounding).
+fn assert_tiles(children: &[&Slice], start: f64, end: f64, what: &str) {
+    let eps = 1e-9 * end.abs().max(1.0);
+    assert!(!children.is_empty(), "{what}: no children");
+    assert!(
+        (children[0].ts - start).abs() < eps,
+        "{what}: starts at {} not {start}",
+        children[0].ts
+    );
+    for pair in children.windows(2) {
+        assert!(
+            (pair[0].end - pair[1].ts).abs() < eps,
+            "{what}: gap or overlap {:?} {:?}",
+            pair[0],
+            pair[1]
+        );
+    }
+    let last = children.last().unwrap().end;
+    assert!((last - end).abs() < eps, "{what}: ends at {last} not {end}");
+}
+
+#[test]
+fn the_timeline_parses_nests_tiles_each_channel_and_matches_arrays_csv() {
+    let dir = scratch("timeline");
+    let out = dir.join("run");
+    let timeline = dir.join("timeline.json");
+    let r = uswim(&[
+        "program",
+        "--shape",
+        "lenet",
+        "--mask",
+        "random:0.2",
+        "--set",
+        "array.rows=64",
+        "--set",
+        "array.cols=128",
+        "--set",
+        "controller.parallel_arrays=3",
+        "--trace-level",
+        "off",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        "--timeline",
+        timeline.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        !out.join("events.csv").exists(),
+        "--trace-level off writes no events.csv"
+    );
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&timeline).unwrap()).unwrap();
+    assert_eq!(json["displayTimeUnit"], "ns");
+    let events = json["traceEvents"].as_array().unwrap();
+    let clock_mhz = json["otherData"]["clock_mhz"].as_f64().unwrap();
+    // Every channel is named as a track.
+    let named: Vec<u64> = events
+        .iter()
+        .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+        .map(|e| e["tid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(named, [0, 1, 2]);
+
+    let arrays_csv = read_csv(&out.join("arrays.csv"));
+    let layers_csv = read_csv(&out.join("layers.csv"));
+    let arrays = slices(events, "array");
+    let rows = slices(events, "row");
+    let phases = slices(events, "phase");
+    // The array slices are arrays.csv: same channel, start, end and layer.
+    assert_eq!(arrays.values().map(Vec::len).sum::<usize>(), arrays_csv.len());
+    for a in &arrays_csv {
+        let channel = num(a, "channel") as u64;
+        let id = num(a, "array") as u64;
+        let s = arrays[&channel]
+            .iter()
+            .find(|s| s.args["array"] == id)
+            .unwrap_or_else(|| panic!("array {id} not on channel {channel}"));
+        assert!((s.ts - num(a, "start_ns") / 1e3).abs() < 1e-6, "array {id}");
+        assert!((s.end - num(a, "end_ns") / 1e3).abs() < 1e-6, "array {id}");
+        assert!(
+            (s.end - s.ts - num(a, "end_cycle") / clock_mhz + num(a, "start_cycle") / clock_mhz).abs() < 1e-6
+        );
+        let layer = &layers_csv[num(a, "layer") as usize];
+        assert_eq!(s.name, layer["name"], "array slices are named by their layer");
+        assert_eq!(s.args["pulses"].as_f64().unwrap(), num(a, "pulses"));
+    }
+    // Rows by (channel, array) and phases by (channel, array, row), each sorted by start.
+    let key = |s: &Slice, k: &str| s.args[k].as_u64().unwrap();
+    let mut rows_of: HashMap<(u64, u64), Vec<&Slice>> = HashMap::new();
+    for (&channel, list) in &rows {
+        for r in list {
+            rows_of.entry((channel, key(r, "array"))).or_default().push(r);
+        }
+    }
+    let mut phases_of: HashMap<(u64, u64, u64), Vec<&Slice>> = HashMap::new();
+    for (&channel, list) in &phases {
+        for p in list {
+            phases_of
+                .entry((channel, key(p, "array"), key(p, "row")))
+                .or_default()
+                .push(p);
+        }
+    }
+    for list in rows_of.values_mut().chain(phases_of.values_mut()) {
+        list.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+    }
+    let mut checked_rows = 0;
+    for (channel, mut on_channel) in arrays.clone() {
+        // The arrays of a channel tile its busy time: back to back from 0 (a channel takes the next array
+        // as soon as it is free), never overlapping.
+        on_channel.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+        let refs: Vec<&Slice> = on_channel.iter().collect();
+        assert_tiles(
+            &refs,
+            0.0,
+            refs.last().unwrap().end,
+            &format!("channel {channel}"),
+        );
+        for array in &on_channel {
+            let id = key(array, "array");
+            let its_rows = &rows_of[&(channel, id)];
+            assert_tiles(its_rows, array.ts, array.end, &format!("array {id}"));
+            for row in its_rows {
+                let its_phases = &phases_of[&(channel, id, key(row, "row"))];
+                assert_eq!(its_phases.len() as u64, key(row, "phases"));
+                assert_eq!(its_phases[0].name, "row_setup");
+                assert_tiles(its_phases, row.ts, row.end, &format!("array {id} {}", row.name));
+                checked_rows += 1;
+            }
+        }
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(checked_rows as u64, summary["rows"].as_u64().unwrap());
+    // The phases carry all the work of the summary.
+    let total = |key: &str| -> u64 {
+        phases
+            .values()
+            .flatten()
+            .map(|p| p.args[key].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(total("pulses"), summary["pulses"].as_u64().unwrap());
+    assert_eq!(
+        total("adc_conversions"),
+        summary["adc_conversions"].as_u64().unwrap()
+    );
+    // An array's slice precedes its rows in the file (viewers break timestamp ties by file order).
+    let position = |cat: &str, array: u64| {
+        events
+            .iter()
+            .position(|e| e["cat"] == cat && e["args"]["array"] == array)
+            .unwrap()
+    };
+    let first_row_of_0 = events
+        .iter()
+        .position(|e| e["cat"] == "row" && e["args"]["array"] == 0 && e["ts"].as_f64() == Some(0.0))
+        .unwrap();
+    assert!(position("array", 0) < first_row_of_0);
+    // The pending-devices counters never exceed a row's devices and end at 0.
+    let counters: Vec<&serde_json::Value> = events.iter().filter(|e| e["ph"] == "C").collect();
+    assert!(!counters.is_empty());
+    for c in 0..3 {
+        let name = format!("pending devices, channel {c}");
+        let last = counters
+            .iter()
+            .rev()
+            .find(|e| e["name"] == name.as_str())
+            .unwrap();
+        assert_eq!(last["args"]["devices"], 0, "{name}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Regenerates every committed trace, table and plot that README.md quotes, from the committed code.
+#
+#   scripts/readme_figures.sh           # everything (the reproduce run takes minutes)
+#   scripts/readme_figures.sh quick     # everything but the reproduce run
+#
+# Then paste the regenerated blocks into README.md where it marks them with
+# `<!-- figures: FILE -->` (the test `readme::` checks that every line of such a block is a line of FILE,
+# and that FILE agrees with the summary.json beside it), and update the wall times quoted in prose.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release
+uswim=target/release/uswim
+
+# The example programming run (README "Programming a network") and its timeline.
+example=traces/lenet_rram_random10
+$uswim program --model models/lenet_mnist.safetensors --hw rram_1t1r_256 --mask random:0.1 --seed 1 \
+    --trace-arrays 0-1 --trace-sample 0.25 --timeline "$example/timeline.json" --quiet \
+    --out "$example" > "$example/program.txt"
+$uswim plot --gantt "$example/arrays.csv" -o "$example/gantt.png"
+
+# The array-size sweep and its plot (README "What-if sweeps").
+$uswim sweep --spec hw_configs/sweeps/array_size.toml --out traces/array_size --quiet
+$uswim plot traces/array_size/results.csv --x array.rows --y total_time_ns --log-x \
+    -o traces/array_size/latency_vs_array_size.png
+
+# The calibration example (README "Devices: reports and calibration").
+$uswim device fit --format ramps --set-ramps tests/data/device-pulse-response/crosssim-set.csv \
+    --reset-ramps tests/data/device-pulse-response/crosssim-reset.csv --read-voltage 0.1 \
+    -o traces/calibration/crosssim_fitted.toml --plot traces/calibration/crosssim_fitted.png \
+    > traces/calibration/fit.txt
+
+# The main experiment (README "The U-SWIM experiment"): results.csv, headline.md and the plots.
+if [ "${1:-}" != quick ]; then
+    $uswim reproduce --out traces/reproduce --quiet
+fi
+echo "regenerated; now update the README blocks marked <!-- figures: FILE --> and run cargo test --release --test it readme::"
