@@ -181,6 +181,7 @@ impl Builder {
             running_var: self.add(format!("{name}.running_var"), ParamKind::RunningVar, &c, 1),
             channels,
             positions: height * width,
+            eps: super::layers::BATCH_NORM_EPS,
         })
     }
 

@@ -6,7 +6,7 @@
 //! [`network`] (parameters, batched parallel inference, tape-based backward), [`builder`] (layer by
 //! layer under PyTorch names),
 //! [`loss`] (softmax cross-entropy), [`zoo`] (mlp, lenet, convnet, resnet18), [`optim`] and
-//! [`train`] (Adam, mini-batches), [`model_file`] (safetensors I/O), [`dataset`] (IDX, by name or path).
+//! [`train`] (Adam, mini-batches), [`model_file`] (safetensors I/O; `.onnx` files go to [`onnx`]), [`dataset`] (IDX, by name or path).
 //!
 //! Invariants: weights are kept in PyTorch layout (`[out, in, kh, kw]`, `[out, in]`) and names, so what
 //! the mapping and the sensitivity analyzer index is what PyTorch indexes; every parallel reduction
@@ -20,6 +20,7 @@ pub mod layers;
 pub mod loss;
 pub mod model_file;
 pub mod network;
+pub mod onnx;
 pub mod optim;
 pub mod param;
 pub mod tensor;

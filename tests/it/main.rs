@@ -5,6 +5,7 @@ mod device;
 mod eval;
 mod map;
 mod nn;
+mod onnx;
 mod plot;
 mod reproduce;
 mod sensitivity;
