@@ -358,3 +358,97 @@ fn a_resnet20_style_graph_with_residual_adds_runs_through_program() {
     assert!(out.contains("22 layers"), "{out}");
     assert!(dir.join("summary.json").is_file());
 }
+
+/// `uswim program` on `model_args`, timing only; returns its stdout.
+fn program_timing(name: &str, model_args: &[&str]) -> String {
+    let dir = scratch(name);
+    let mut args = vec![
+        "program",
+        "--hw",
+        "paper_statistical",
+        "--mask",
+        "all",
+        "--trace-level",
+        "off",
+        "--quiet",
+    ];
+    args.extend_from_slice(model_args);
+    args.extend(["--out", dir.to_str().unwrap()]);
+    let (code, out, err) = uswim(&args);
+    assert_eq!(code, 0, "{name}: {err}");
+    out
+}
+
+#[test]
+fn files_that_do_not_load_as_networks_are_timed_from_their_weight_tensors() {
+    // An unsupported operator: the graph does not import, its Gemm weight still maps.
+    let out = program_timing(
+        "unsupported",
+        &["--model", fixture("unsupported.onnx").to_str().unwrap()],
+    );
+    assert!(out.contains("1 layers, 12 weights"), "{out}");
+    // A safetensors file of no known architecture: every tensor of two or more dimensions maps
+    // (a 3-d one as [out, in*k]); vectors and integer tensors do not.
+    let dir = scratch("tensors");
+    let path = dir.join("custom.safetensors");
+    let t = |name: &str, dtype, shape: &[usize]| {
+        let size = if dtype == safetensors::Dtype::F32 { 4 } else { 8 };
+        model_file::RawTensor {
+            name: name.into(),
+            dtype,
+            shape: shape.to_vec(),
+            bytes: (0..shape.iter().product::<usize>() * size)
+                .map(|i| (i % 7) as u8)
+                .collect(),
+        }
+    };
+    let tensors = [
+        t("encoder.proj", safetensors::Dtype::F32, &[8, 6]),
+        t("encoder.conv", safetensors::Dtype::F32, &[4, 2, 3]),
+        t("head.kernel", safetensors::Dtype::F32, &[5, 4, 3, 3]),
+        t("encoder.bias", safetensors::Dtype::F32, &[8]),
+        t("steps", safetensors::Dtype::I64, &[2, 2]),
+    ];
+    model_file::write_tensors(&path, &tensors, &Default::default()).unwrap();
+    let out = program_timing("tensors-program", &["--model", path.to_str().unwrap()]);
+    assert!(
+        out.contains(&format!("3 layers, {} weights", 48 + 24 + 180)),
+        "{out}"
+    );
+}
+
+#[test]
+fn layer_files_and_neurosim_network_csv_are_timed() {
+    let dir = scratch("layers");
+    let neurosim = dir.join("NetWork.csv");
+    std::fs::write(
+        &neurosim,
+        "32,32,3,3,3,128,0,1\n32,32,128,3,3,128,1,1\n1,1,8192,1,1,1024,0,1\n1,1,1024,1,1,10,0,1\n",
+    )
+    .unwrap();
+    let out = program_timing("neurosim", &["--layers", neurosim.to_str().unwrap()]);
+    let weights = 3 * 9 * 128 + 128 * 9 * 128 + 8192 * 1024 + 1024 * 10;
+    assert!(out.contains(&format!("4 layers, {weights} weights")), "{out}");
+    let toml = dir.join("net.toml");
+    std::fs::write(&toml, "[[layer]]\nname = \"conv1\"\nkind = \"conv\"\nin = 3\nout = 16\nkernel = [3, 3]\n\n[[layer]]\nname = \"fc\"\nkind = \"linear\"\nin = 64\nout = 10\n").unwrap();
+    let out = program_timing("toml", &["--shape", toml.to_str().unwrap()]);
+    assert!(
+        out.contains(&format!("2 layers, {} weights", 16 * 27 + 640)),
+        "{out}"
+    );
+    // A bad row is exit 2, naming the file, the row and the column.
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "name,kind,in,out,kernel,stride\nconv1,conv,3,0,3,1\n").unwrap();
+    let (code, _, err) = uswim(&[
+        "program",
+        "--layers",
+        bad.to_str().unwrap(),
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.csv") && err.contains("row 2"), "{err}");
+    // Weights-only networks refuse inference.
+    let net = uswim::nn::timing::shape(toml.to_str().unwrap(), 0).unwrap();
+    assert!(!net.is_runnable());
+}
