@@ -366,8 +366,6 @@ fn program_timing(name: &str, model_args: &[&str]) -> String {
         "program",
         "--hw",
         "paper_statistical",
-        "--mask",
-        "all",
         "--trace-level",
         "off",
         "--quiet",
@@ -451,4 +449,185 @@ fn layer_files_and_neurosim_network_csv_are_timed() {
     // Weights-only networks refuse inference.
     let net = uswim::nn::timing::shape(toml.to_str().unwrap(), 0).unwrap();
     assert!(!net.is_runnable());
+}
+
+/// A `.npy` file's bytes: little-endian `descr`, C order.
+fn npy(descr: &str, shape: &[usize], body: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let shape = if shape.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend((header.len() as u16).to_le_bytes());
+    b.extend(header.as_bytes());
+    b.extend(body);
+    b
+}
+
+/// Writes an `.npz` archive (deflated, as `np.savez_compressed`) of `(name, npy bytes)`.
+fn write_npz(path: &Path, arrays: &[(&str, Vec<u8>)]) {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in arrays {
+        zip.start_file(format!("{name}.npy"), options).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+/// `n` images of 3x12x12 (the ResNet-20 fixture's input) as uint8 NHWC, and their labels (int64).
+fn cifar_like(n: usize) -> (Vec<u8>, Vec<u8>) {
+    let pixels: Vec<u8> = (0..n * 12 * 12 * 3).map(|i| (i * 37 % 251) as u8).collect();
+    let labels: Vec<u8> = (0..n as i64).flat_map(|i| (i % 10).to_le_bytes()).collect();
+    (npy("|u1", &[n, 12, 12, 3], &pixels), npy("<i8", &[n], &labels))
+}
+
+#[test]
+fn npz_datasets_load_channels_last_bytes_and_feed_eval_and_analyze() {
+    let dir = scratch("npz");
+    let path = dir.join("cifar_like.npz");
+    let (images, labels) = cifar_like(8);
+    write_npz(
+        &path,
+        &[
+            ("x_train", images.clone()),
+            ("y_train", labels.clone()),
+            ("x_test", images),
+            ("y_test", labels),
+        ],
+    );
+    let spec = path.to_str().unwrap();
+    let data = uswim::nn::Dataset::load(spec, uswim::nn::Split::Train).unwrap();
+    assert_eq!(data.images().shape(), &[8, 3, 12, 12]);
+    // NHWC element (n=1, h=2, w=5, c=2) is NCHW (1, 2, 2, 5), scaled as ToTensor.
+    let flat = ((12 + 2) * 12 + 5) * 3 + 2;
+    assert_eq!(data.images()[[1, 2, 2, 5]], ((flat * 37 % 251) as f32) / 255.0);
+    assert_eq!(data.labels()[..3], [0, 1, 2]);
+    let model = fixture("resnet20.onnx");
+    let (code, out, err) = uswim(&["eval", "--model", model.to_str().unwrap(), "--data", spec]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains('%'), "{out}");
+    let (code, _, err) = uswim(&[
+        "analyze",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        spec,
+        "--calib-samples",
+        "8",
+        "--fraction",
+        "0.1",
+        "--hw",
+        "paper_statistical",
+        "--out",
+        dir.join("analyze").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mask = dir.join("analyze/mask.safetensors");
+    assert!(mask.is_file());
+    // The analyzer's mask programs the same graph.
+    let out = program_timing(
+        "npz-program",
+        &[
+            "--model",
+            model.to_str().unwrap(),
+            "--mask",
+            mask.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains("22 layers"), "{out}");
+}
+
+#[test]
+fn npz_datasets_with_wrong_shapes_are_refused_naming_the_array() {
+    let dir = scratch("npz-bad");
+    let (images, labels) = cifar_like(8);
+    let short_labels = npy(
+        "<i8",
+        &[7],
+        &(0..7i64).flat_map(i64::to_le_bytes).collect::<Vec<u8>>(),
+    );
+    let cases = [
+        (
+            "labels.npz",
+            vec![("x_train", images.clone()), ("y_train", short_labels)],
+            "y_train",
+            "expected (8,)",
+        ),
+        (
+            "flat.npz",
+            vec![
+                ("x_train", npy("|u1", &[8, 432], &[0u8; 8 * 432])),
+                ("y_train", labels.clone()),
+            ],
+            "x_train",
+            "expected (N, C, H, W)",
+        ),
+        (
+            "missing.npz",
+            vec![("x_train", images)],
+            "train_labels",
+            "arrays found: x_train",
+        ),
+    ];
+    for (file, arrays, name, expected) in cases {
+        let path = dir.join(file);
+        write_npz(&path, &arrays);
+        let e = uswim::nn::Dataset::load(path.to_str().unwrap(), uswim::nn::Split::Train)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(file) && e.contains(name) && e.contains(expected),
+            "{e}"
+        );
+        let (code, _, err) = uswim(&[
+            "eval",
+            "--model",
+            fixture("resnet20.onnx").to_str().unwrap(),
+            "--data",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{err}");
+    }
+    let garbage = dir.join("garbage.npz");
+    std::fs::write(&garbage, b"not a zip").unwrap();
+    let e = uswim::nn::Dataset::load(garbage.to_str().unwrap(), uswim::nn::Split::Test)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("garbage.npz") && e.contains("not a valid .npz"), "{e}");
+}
+
+#[test]
+fn mean_and_std_arrays_normalise_per_channel() {
+    let dir = scratch("npz-norm");
+    let path = dir.join("norm.npz");
+    let (images, labels) = cifar_like(2);
+    let f32s = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    write_npz(
+        &path,
+        &[
+            ("images", images),
+            ("labels", labels),
+            ("mean", npy("<f4", &[3], &f32s(&[0.5, 0.4, 0.3]))),
+            ("std", npy("<f4", &[3], &f32s(&[0.25, 0.5, 2.0]))),
+        ],
+    );
+    let data = uswim::nn::Dataset::load(path.to_str().unwrap(), uswim::nn::Split::Test).unwrap();
+    let raw = |c: usize| (((12 + 2) * 12 + 5) * 3 + c) * 37 % 251;
+    for (c, (m, s)) in [(0.5f32, 0.25f32), (0.4, 0.5), (0.3, 2.0)]
+        .into_iter()
+        .enumerate()
+    {
+        let want = (raw(c) as f32 / 255.0 - m) / s;
+        assert!((data.images()[[1, c, 2, 5]] - want).abs() < 1e-6);
+    }
 }
