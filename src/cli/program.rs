@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use uswim::config::HwConfig;
 use uswim::error::InputError;
 use uswim::map::{LayerWeights, Mapped};
-use uswim::nn::{self, Network, model_file};
+use uswim::nn::{self, Network};
 use uswim::sensitivity;
 use uswim::sim::{self, Mask, ProgramOptions, ProgramResult};
 use uswim::trace::{
@@ -30,7 +30,8 @@ pub struct ProgramArgs {
     /// The hardware.
     #[command(flatten)]
     hw: HwArgs,
-    /// Trained model weights (safetensors, PyTorch names and layouts).
+    /// Trained model: safetensors (PyTorch names and layouts) or ONNX; without --arch, a file that does
+    /// not load as a network is timed from its weight tensors (>= 2-d).
     #[arg(
         long,
         value_name = "FILE",
@@ -42,8 +43,9 @@ pub struct ProgramArgs {
     #[arg(long, value_name = "NAME", requires = "model")]
     arch: Option<String>,
     /// A zoo architecture with random weights (PyTorch's default initialisation from --seed), for
-    /// timing-only studies: mlp, lenet, convnet, resnet18.
-    #[arg(long, value_name = "NAME")]
+    /// timing-only studies (mlp, lenet, convnet, resnet18, vgg16, resnet50), or a layer file
+    /// (`--layers FILE`: TOML, CSV `name,kind,in,out,kernel,stride`, or NeuroSim's NetWork.csv).
+    #[arg(long, visible_alias = "layers", value_name = "NAME|FILE")]
     shape: Option<String>,
     /// Weights to write-verify: `all`, `none`, `random:F` (a fraction F of all weights, chosen from
     /// --seed), or a mask file from `uswim analyze` (safetensors, one u8 0/1 tensor per weight tensor).
@@ -206,12 +208,14 @@ fn trace_filter(args: &ProgramArgs) -> anyhow::Result<TraceFilter> {
 /// The network and a name for it.
 fn load_network(args: &ProgramArgs) -> anyhow::Result<(String, Network)> {
     if let Some(path) = &args.model {
-        let (net, _) = model_file::load(args.arch.as_deref(), path)?;
+        let (net, note) = nn::timing::load_for_timing(path, args.arch.as_deref())?;
+        if let Some(note) = note {
+            tracing::warn!("{note}");
+        }
         return Ok((format!("{} ({})", path.display(), net.arch()), net));
     }
     let shape = args.shape.as_deref().unwrap_or_default();
-    let mut net = nn::zoo::build(shape).map_err(|e| InputError::new("--shape", e.field, e.problem))?;
-    net.initialize(args.seed.seed);
+    let net = nn::timing::shape(shape, args.seed.seed)?;
     Ok((format!("{shape} (random weights, seed {})", args.seed.seed), net))
 }
 

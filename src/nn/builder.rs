@@ -142,6 +142,21 @@ impl Builder {
         self.pool(PoolKind::Max, kernel, stride)
     }
 
+    /// `nn.MaxPool2d(kernel, stride, padding)`.
+    ///
+    /// # Panics
+    /// If the input is not an image or the window does not fit.
+    pub fn max_pool_padded(&mut self, kernel: usize, stride: usize, padding: usize) -> Layer {
+        let pool = Pool2d::new(PoolKind::Max, kernel, stride, padding, self.shape).unwrap_or_else(|| {
+            panic!(
+                "{}: pooling {kernel}/{stride} pad {padding} does not fit {}",
+                self.arch, self.shape
+            )
+        });
+        self.shape = pool.output_shape();
+        Layer::Pool2d(pool)
+    }
+
     /// `nn.AvgPool2d(kernel, stride)` (or `F.avg_pool2d`).
     ///
     /// # Panics
@@ -181,6 +196,7 @@ impl Builder {
             running_var: self.add(format!("{name}.running_var"), ParamKind::RunningVar, &c, 1),
             channels,
             positions: height * width,
+            eps: super::layers::BATCH_NORM_EPS,
         })
     }
 

@@ -4,7 +4,8 @@
 //! folder in `USWIM_DATA_DIR` if set, else `./data` if it has the dataset, else the crate's own `data/`
 //! (so tests and `cargo run` find it from anywhere). Anything else is taken as a path to a folder
 //! holding `train-images*idx3-ubyte[.gz]`, `train-labels*idx1-ubyte[.gz]` and the `t10k-*` pair.
-//! Pixels are scaled to [0, 1] (byte / 255) and nothing else.
+//! Pixels are scaled to [0, 1] (byte / 255) and nothing else. Array files (`.npz`, `.npy`,
+//! `.safetensors`) are read by [`super::arrays`].
 
 use super::idx;
 use super::tensor::{SampleShape, Tensor};
@@ -57,8 +58,13 @@ impl Dataset {
         Ok(Self { name, images, labels })
     }
 
-    /// Loads `split` of the dataset named or located by `spec` (see the module docs).
+    /// Loads `split` of the dataset named or located by `spec` (see the module docs); an `.npz`,
+    /// `.npy` or `.safetensors` spec (or a folder of `.npy` files) is an array dataset
+    /// ([`super::arrays`]).
     pub fn load(spec: &str, split: Split) -> Result<Self, InputError> {
+        if super::arrays::is_array_spec(spec) {
+            return super::arrays::load(spec, split);
+        }
         let dir = resolve(spec)?;
         let images_path = find_file(&dir, split, "images", "idx3-ubyte")?;
         let labels_path = find_file(&dir, split, "labels", "idx1-ubyte")?;
@@ -95,6 +101,38 @@ impl Dataset {
             dir.display().to_string()
         };
         Self::new(name, images, labels.data)
+    }
+
+    /// Normalises every image per channel, `(x - mean[c]) / std[c]` (torchvision's `Normalize`); one
+    /// mean and one std apply to every channel. Errors name the count expected.
+    pub fn normalize(&mut self, mean: &[f32], std: &[f32]) -> Result<(), InputError> {
+        let channels = self.images.shape()[1];
+        let fits = |v: &[f32]| v.len() == channels || v.len() == 1;
+        if !fits(mean) || !fits(std) {
+            return Err(InputError::new(
+                &self.name,
+                "normalize",
+                format!(
+                    "{} means and {} stds for {channels} channels (expected {channels} or 1 each)",
+                    mean.len(),
+                    std.len()
+                ),
+            ));
+        }
+        if let Some(s) = std.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+            return Err(InputError::new(
+                &self.name,
+                "normalize",
+                format!("std {s} must be positive"),
+            ));
+        }
+        for mut image in self.images.outer_iter_mut() {
+            for (c, mut plane) in image.outer_iter_mut().enumerate() {
+                let (m, s) = (mean[c % mean.len()], std[c % std.len()]);
+                plane.mapv_inplace(|v| (v - m) / s);
+            }
+        }
+        Ok(())
     }
 
     /// The dataset's name (or folder) for messages.

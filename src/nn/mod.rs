@@ -6,23 +6,27 @@
 //! [`network`] (parameters, batched parallel inference, tape-based backward), [`builder`] (layer by
 //! layer under PyTorch names),
 //! [`loss`] (softmax cross-entropy), [`zoo`] (mlp, lenet, convnet, resnet18), [`optim`] and
-//! [`train`] (Adam, mini-batches), [`model_file`] (safetensors I/O), [`dataset`] (IDX, by name or path).
+//! [`train`] (Adam, mini-batches), [`timing`] and [`layer_file`] (weights and shapes for timing only), [`model_file`] (safetensors I/O; `.onnx` files go to [`onnx`]), [`dataset`] (IDX, by name or path), [`arrays`] (npz, npy, safetensors datasets).
 //!
 //! Invariants: weights are kept in PyTorch layout (`[out, in, kh, kw]`, `[out, in]`) and names, so what
 //! the mapping and the sensitivity analyzer index is what PyTorch indexes; every parallel reduction
 //! adds per-chunk results in chunk order, so results do not depend on the thread count; random draws
 //! (initialisation, shuffles) come from [`crate::rng::stream`] with [`crate::rng::Purpose::Training`].
 
+pub mod arrays;
 pub mod builder;
 pub mod dataset;
 mod idx;
+pub mod layer_file;
 pub mod layers;
 pub mod loss;
 pub mod model_file;
 pub mod network;
+pub mod onnx;
 pub mod optim;
 pub mod param;
 pub mod tensor;
+pub mod timing;
 pub mod train;
 pub mod zoo;
 

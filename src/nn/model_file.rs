@@ -181,7 +181,13 @@ fn apply(net: &mut Network, file: &TensorFile, source: &str) -> Result<(), Input
 /// Loads `path` into a new network of the zoo architecture `arch`, or, if `arch` is `None`, of the
 /// architecture recorded in the file's metadata (`uswim train` records it); returns the network and
 /// the metadata.
+///
+/// An `.onnx` file is imported as its graph ([`super::onnx::load`]; `arch` does not apply) with empty
+/// metadata, so every command that takes a model file takes ONNX too.
 pub fn load(arch: Option<&str>, path: &Path) -> Result<(Network, BTreeMap<String, String>), InputError> {
+    if super::onnx::is_onnx_path(path) {
+        return Ok((super::onnx::load(path)?, BTreeMap::new()));
+    }
     let source = path.display().to_string();
     let file = read_tensors(path)?;
     let arch = match arch {

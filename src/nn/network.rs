@@ -80,6 +80,11 @@ impl Network {
         self.classes
     }
 
+    /// Whether the network can run (false for weights-only models, see [`super::timing`]).
+    pub fn is_runnable(&self) -> bool {
+        !self.layers.is_empty()
+    }
+
     /// The layers, in order.
     pub fn layers(&self) -> &[Layer] {
         &self.layers
@@ -180,6 +185,13 @@ impl Network {
 
     /// Checks that `x` is a batch of this network's input samples.
     fn check_batch(&self, dims: &[usize], source: &str) -> Result<(), InputError> {
+        if self.layers.is_empty() {
+            return Err(InputError::new(
+                &self.arch,
+                "layers",
+                "this model holds weight tensors only (for timing): it cannot run inference",
+            ));
+        }
         let want = self.input.batch_dims(dims.first().copied().unwrap_or(0));
         if dims != want.as_slice() {
             return Err(InputError::new(

@@ -7,6 +7,8 @@
 //! | `lenet` | 1x28x28 | the U-SWIM authors' LeNet: conv1 1-6 3x3 pad 1, ReLU, max-pool 2; conv2 6-16 3x3 pad 1, ReLU, max-pool 2; flatten (C,H,W); fc1 784-120, ReLU; fc2 120-84, ReLU; fc3 84-10 |
 //! | `convnet` | 1x28x28 | VGG-style: conv1 1-32, conv2 32-32, max-pool; conv3 32-64, conv4 64-64, max-pool (3x3 pad 1, ReLU after each); flatten; fc1 3136-256, ReLU; fc2 256-10 |
 //! | `resnet18` | 3x32x32 | CIFAR-style ResNet-18 (conv1 3x3 64 without max-pool, four stages of two basic blocks with 64/128/256/512 channels, 4x4 average pool, `linear` 512-10), names as the widely used `pytorch-cifar` ResNet18 (`layer2.0.shortcut.0.weight`) |
+//! | `vgg16` | 3x224x224 | torchvision's VGG-16 for ImageNet (13 convolutions 3x3 pad 1 in five stages of 64/128/256/512/512 channels, each stage ending in a 2x2 max-pool; classifier 25088-4096-4096-1000), names as torchvision (`features.28.weight`, `classifier.6.weight`): 138,344,128 programmable weights |
+//! | `resnet50` | 3x224x224 | torchvision's ResNet-50 for ImageNet (conv1 7x7/2, 3x3/2 max-pool, bottleneck stages of 3/4/6/3 blocks with stride on the 3x3 convolution, 7x7 average pool, `fc` 2048-1000), names as torchvision (`layer1.0.downsample.0.weight`): 25,502,912 programmable weights |
 
 use super::builder::Builder;
 use super::layers::Layer;
@@ -27,11 +29,22 @@ pub enum Arch {
     Convnet,
     /// CIFAR-style ResNet-18 for 3x32x32 images.
     Resnet18,
+    /// torchvision's VGG-16 for 3x224x224 ImageNet images (a timing-scale shape).
+    Vgg16,
+    /// torchvision's ResNet-50 for 3x224x224 ImageNet images (a timing-scale shape).
+    Resnet50,
 }
 
 impl Arch {
     /// Every architecture, in the order listed in messages.
-    pub const ALL: [Arch; 4] = [Arch::Mlp, Arch::Lenet, Arch::Convnet, Arch::Resnet18];
+    pub const ALL: [Arch; 6] = [
+        Arch::Mlp,
+        Arch::Lenet,
+        Arch::Convnet,
+        Arch::Resnet18,
+        Arch::Vgg16,
+        Arch::Resnet50,
+    ];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
@@ -40,6 +53,8 @@ impl Arch {
             Self::Lenet => "lenet",
             Self::Convnet => "convnet",
             Self::Resnet18 => "resnet18",
+            Self::Vgg16 => "vgg16",
+            Self::Resnet50 => "resnet50",
         }
     }
 
@@ -50,6 +65,8 @@ impl Arch {
             Self::Lenet => lenet(),
             Self::Convnet => convnet(),
             Self::Resnet18 => resnet18(),
+            Self::Vgg16 => vgg16(),
+            Self::Resnet50 => resnet50(),
         }
     }
 }
@@ -175,6 +192,88 @@ fn resnet18() -> Network {
     b.finish(layers)
 }
 
+fn vgg16() -> Network {
+    let mut b = Builder::new("vgg16", SampleShape::image(3, 224, 224));
+    let mut layers = Vec::new();
+    // torchvision numbers `features` by position: conv, ReLU, ..., max-pool.
+    let mut index = 0;
+    for (convs, out) in [(2, 64), (2, 128), (3, 256), (3, 512), (3, 512)] {
+        for _ in 0..convs {
+            layers.push(b.conv2d(&format!("features.{index}"), out, 3, 1, 1, true));
+            layers.push(b.relu());
+            index += 2;
+        }
+        layers.push(b.max_pool(2, 2));
+        index += 1;
+    }
+    layers.push(b.flatten());
+    for (i, out) in [(0, 4096), (3, 4096), (6, 1000)] {
+        layers.push(b.linear(&format!("classifier.{i}"), out, true));
+        if i < 6 {
+            layers.push(b.relu());
+        }
+    }
+    b.finish(layers)
+}
+
+/// A ResNet bottleneck block named `prefix` (`layer2.0`) of `width` channels (`4 * width` out), with
+/// its stride on the 3x3 convolution (torchvision's ResNet v1.5).
+fn bottleneck(b: &mut Builder, prefix: &str, width: usize, stride: usize) -> Layer {
+    let SampleShape::Image { channels, .. } = b.shape() else {
+        unreachable!("resnet blocks follow convolutions")
+    };
+    b.residual(
+        |b| {
+            vec![
+                b.conv2d(&format!("{prefix}.conv1"), width, 1, 1, 0, false),
+                b.batch_norm(&format!("{prefix}.bn1")),
+                b.relu(),
+                b.conv2d(&format!("{prefix}.conv2"), width, 3, stride, 1, false),
+                b.batch_norm(&format!("{prefix}.bn2")),
+                b.relu(),
+                b.conv2d(&format!("{prefix}.conv3"), 4 * width, 1, 1, 0, false),
+                b.batch_norm(&format!("{prefix}.bn3")),
+            ]
+        },
+        |b| {
+            if stride == 1 && channels == 4 * width {
+                Vec::new()
+            } else {
+                vec![
+                    b.conv2d(&format!("{prefix}.downsample.0"), 4 * width, 1, stride, 0, false),
+                    b.batch_norm(&format!("{prefix}.downsample.1")),
+                ]
+            }
+        },
+    )
+}
+
+fn resnet50() -> Network {
+    let mut b = Builder::new("resnet50", SampleShape::image(3, 224, 224));
+    let mut layers = vec![
+        b.conv2d("conv1", 64, 7, 2, 3, false),
+        b.batch_norm("bn1"),
+        b.relu(),
+        b.max_pool_padded(3, 2, 1),
+    ];
+    for (stage, (blocks, width, stride)) in [(3, 64, 1), (4, 128, 2), (6, 256, 2), (3, 512, 2)]
+        .into_iter()
+        .enumerate()
+    {
+        for block in 0..blocks {
+            let s = if block == 0 { stride } else { 1 };
+            layers.push(bottleneck(
+                &mut b,
+                &format!("layer{}.{block}", stage + 1),
+                width,
+                s,
+            ));
+        }
+    }
+    layers.extend([b.avg_pool(7, 7), b.flatten(), b.linear("fc", 1000, true)]);
+    b.finish(layers)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,8 +331,28 @@ mod tests {
     }
 
     #[test]
+    fn imagenet_shapes_have_torchvisions_weight_counts() {
+        // torchvision: VGG-16 has 138,357,544 parameters, of which 13,416 are biases; ResNet-50 has
+        // 25,557,032, of which 1,000 are the fc bias and 53,120 batch-norm scales and shifts.
+        let vgg = build("vgg16").unwrap();
+        assert_eq!(vgg.num_programmable_weights(), 138_357_544 - 13_416);
+        assert_eq!(vgg.tensor("classifier.0.weight").unwrap().shape(), &[4096, 25088]);
+        let resnet = build("resnet50").unwrap();
+        assert_eq!(resnet.num_programmable_weights(), 25_557_032 - 1_000 - 53_120);
+        assert_eq!(
+            resnet.tensor("layer4.0.downsample.0.weight").unwrap().shape(),
+            &[2048, 1024, 1, 1]
+        );
+        assert_eq!(resnet.tensor("fc.weight").unwrap().shape(), &[1000, 2048]);
+    }
+
+    #[test]
     fn unknown_arch_lists_the_valid_ones() {
         let e = build("lenet5").unwrap_err();
-        assert!(e.to_string().contains("mlp, lenet, convnet, resnet18"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("mlp, lenet, convnet, resnet18, vgg16, resnet50"),
+            "{e}"
+        );
     }
 }

@@ -6,6 +6,7 @@ mod device;
 mod eval;
 mod map;
 mod nn;
+mod onnx;
 mod plot;
 mod readme;
 mod reproduce;

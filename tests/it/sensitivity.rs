@@ -165,6 +165,7 @@ fn ops(net: &Network, layers: &[Layer]) -> Vec<Op> {
                 let shift = (0..g.len()).map(|c| beta[c] - mean[c] * scale[c]).collect();
                 Op::Affine { scale, shift }
             }
+            Layer::Graph(_) => unreachable!("zoo networks hold no imported graphs"),
             Layer::Residual(r) => Op::Residual {
                 main: ops(net, &r.main),
                 short: ops(net, &r.shortcut),

@@ -22,8 +22,10 @@ pub struct BatchNorm2d {
     pub running_var: usize,
     /// Channels.
     pub channels: usize,
-    /// Values per channel per sample (height x width).
+    /// Values per channel per sample (height x width; 1 for flat features).
     pub positions: usize,
+    /// The epsilon added to the variance ([`BATCH_NORM_EPS`] unless a model file says otherwise).
+    pub eps: f32,
 }
 
 impl BatchNorm2d {
@@ -31,7 +33,7 @@ impl BatchNorm2d {
     fn inv_std(&self, params: &[Param]) -> Vec<f32> {
         data(&params[self.running_var].value)
             .iter()
-            .map(|v| 1.0 / (v + BATCH_NORM_EPS).sqrt())
+            .map(|v| 1.0 / (v + self.eps).sqrt())
             .collect()
     }
 

@@ -13,12 +13,17 @@
 mod activation;
 mod batchnorm;
 mod conv;
+mod graph;
+mod group_conv;
 mod linear;
 mod pool;
 mod residual;
 
-pub use batchnorm::BatchNorm2d;
+pub use activation::Activation;
+pub use batchnorm::{BATCH_NORM_EPS, BatchNorm2d};
 pub use conv::{Conv2d, ConvGeom};
+pub use graph::{Graph, Node, Op};
+pub use group_conv::{GroupConv, GroupConvGeom};
 pub use linear::Linear;
 pub use pool::{Pool2d, PoolKind};
 pub use residual::Residual;
@@ -63,6 +68,8 @@ pub enum Layer {
     BatchNorm2d(BatchNorm2d),
     /// A residual block `relu(main(x) + shortcut(x))`.
     Residual(Residual),
+    /// A computation graph (an imported model).
+    Graph(Box<Graph>),
 }
 
 /// What a layer's forward pass keeps for its backward passes.
@@ -76,6 +83,8 @@ pub(crate) enum Cache {
     ArgMax(Vec<usize>, Vec<u32>),
     /// A residual block's branch caches and its pre-activation sum.
     Residual(Box<residual::ResidualCache>),
+    /// A graph's values and layer caches.
+    Graph(Box<graph::GraphCache>),
 }
 
 impl Layer {
@@ -91,6 +100,7 @@ impl Layer {
             Self::Flatten => flatten(x),
             Self::BatchNorm2d(b) => b.forward(params, x),
             Self::Residual(r) => r.forward(params, x),
+            Self::Graph(g) => g.forward(params, x),
         }
     }
 
@@ -120,6 +130,10 @@ impl Layer {
                 let (y, cache) = r.forward_train(params, x);
                 (y, Cache::Residual(Box::new(cache)))
             }
+            Self::Graph(g) => {
+                let (y, cache) = g.forward_train(params, x);
+                (y, Cache::Graph(Box::new(cache)))
+            }
         }
     }
 
@@ -146,6 +160,7 @@ impl Layer {
             ),
             (Self::BatchNorm2d(b), Cache::Input(x)) => Some(b.backward(params, x, dy, order, grads)),
             (Self::Residual(r), Cache::Residual(c)) => Some(r.backward(params, c, dy, order, grads)),
+            (Self::Graph(g), Cache::Graph(c)) => g.backward(params, c, dy, order, grads, need_dx),
             _ => unreachable!("a layer's cache always comes from its own forward_train"),
         }
     }
