@@ -115,22 +115,22 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         .flat_map(|d| d.expected_verify_ns.iter())
         .map(|&t| f64::from(t))
         .sum();
-    println!(
+    outln!(
         "uswim analyze: {} ({}) on {} ({}), {} calibration images in {analyzed_s:.2} s",
         args.model.display(),
         net.arch(),
         hw.name,
         args.hw,
         curvature.samples
-    );
-    println!(
+    )?;
+    outln!(
         "  method {method}, budget {budget}: {} of {} weights selected ({:.3}%)",
         chosen.selected,
         chosen.total,
         100.0 * chosen.fraction()
-    );
+    )?;
     if let Some(ns) = chosen.verify_ns {
-        println!(
+        outln!(
             "  expected write-verify time of the selection {:.4e} ns ({:.2}% of all weights' {:.4e} ns; \
              shares of converters and drivers, before row overheads and parallel arrays)",
             ns,
@@ -140,8 +140,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
                 0.0
             },
             total_ns
-        );
+        )?;
     }
-    println!("  wrote {} and {}", csv.display(), mask_path.display());
+    outln!("  wrote {} and {}", csv.display(), mask_path.display())?;
     Ok(())
 }

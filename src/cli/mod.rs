@@ -3,6 +3,9 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+#[macro_use]
+mod process;
+
 mod analyze;
 mod device;
 mod device_fit;
@@ -17,7 +20,8 @@ mod train;
 
 /// Exit codes, documented in `--help`.
 const AFTER_HELP: &str = "Exit codes: 0 success; 1 runtime failure (I/O, internal error); \
-2 bad input (malformed or out-of-range configuration, model, data or arguments).\n\
+2 bad input (malformed or out-of-range configuration, model, data or arguments). \
+A closed stdout pipe ends the command quietly with 0; a full stdout is 1.\n\
 Logging: -v (info), -vv (debug), -vvv (trace), or RUST_LOG=uswim=debug.";
 
 /// uswim: how long, and how much energy, programming a neural network into NVM crossbars takes,
@@ -94,7 +98,7 @@ pub fn run(cli: Cli) -> ExitCode {
     init_logging(cli.verbose);
     if let Some(threads) = cli.threads {
         if let Err(e) = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
+            .num_threads(process::clamp_threads(threads))
             .build_global()
         {
             eprintln!("error: cannot start {threads} threads: {e}");
@@ -116,10 +120,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Reproduce(args) => reproduce::run(args),
     };
+    let result = result.and_then(|()| Ok(process::flush_stdout()?));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if process::is_closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            process::report_error(&e);
             if is_bad_input(&e) {
                 ExitCode::from(2)
             } else {

@@ -80,10 +80,14 @@ pub fn run(args: ProgramArgs) -> anyhow::Result<()> {
     drop(net);
     mask.check(&mapped).map_err(|e| BadInput(e.to_string()))?;
 
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let out = super::process::begin_out(&args.out, "program")?;
+    if filter.level == TraceLevel::Device {
+        let share = filter.sample.unwrap_or(1.0);
+        super::process::warn_if_trace_is_large(mapped.num_devices() as f64 * share, &out);
+    }
     let events = match filter.level {
         TraceLevel::Off => None,
-        level => Some(EventsCsv::create(args.out.join("events.csv"), level).context("events.csv")?),
+        level => Some(EventsCsv::create(out.path().join("events.csv"), level).context("events.csv")?),
     };
     let bar = if args.quiet {
         ProgressBar::hidden()
@@ -117,8 +121,10 @@ pub fn run(args: ProgramArgs) -> anyhow::Result<()> {
         mask: args.mask.clone(),
         trace_level: args.trace_level.clone(),
     };
-    write_reports(&args.out, &result, &hw, &run)?;
-    print!("{}", summary_text(&result, &hw, &run, &args.out));
+    write_reports(out.path(), &result, &hw, &run)?;
+    out.commit()
+        .with_context(|| format!("moving the outputs into {}", args.out.display()))?;
+    out!("{}", summary_text(&result, &hw, &run, &args.out))?;
     Ok(())
 }
 

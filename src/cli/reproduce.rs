@@ -210,13 +210,13 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
     let md = report::headline_markdown(&results, &ctx);
     let headline = args.out.join("headline.md");
     report::write_headline(&headline, &md).with_context(|| format!("writing {}", headline.display()))?;
-    print!("{md}");
-    println!(
+    out!("{md}")?;
+    outln!(
         "wrote {}, {} and {} plots",
         csv.display(),
         headline.display(),
         plots.len()
-    );
+    )?;
     Ok(())
 }
 

@@ -43,14 +43,14 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let points = selected.len(spec.len());
     if args.check {
         sweep::expand(&spec, selected).map_err(classify)?;
-        println!(
+        outln!(
             "{}: {} points in the grid, {} in shard {selected}; spec hash {}",
             spec.name,
             spec.len(),
             points,
             spec.hash_hex()
-        );
-        println!("columns: {}", sweep::header(&spec).join(","));
+        )?;
+        outln!("columns: {}", sweep::header(&spec).join(","))?;
         return Ok(());
     }
     if let Some(s) = shard {

@@ -74,7 +74,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         });
         test_accuracy = net.accuracy(&test_set)?.fraction();
         bar.suspend(|| {
-            println!(
+            outln!(
                 "epoch {e}/{}: train loss {:.4}, train accuracy {:.2}%, test accuracy {:.2}% ({:.1} s)",
                 config.epochs,
                 p.loss,
@@ -82,7 +82,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 100.0 * test_accuracy,
                 start.elapsed().as_secs_f64()
             )
-        });
+        })?;
     }
     bar.finish_and_clear();
     let metadata = BTreeMap::from([
@@ -101,11 +101,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     ]);
     model_file::save(&net, &args.out, &metadata)
         .with_context(|| format!("writing {}", args.out.display()))?;
-    println!(
+    outln!(
         "saved {} ({} test accuracy {:.2}%)",
         args.out.display(),
         args.arch,
         100.0 * test_accuracy
-    );
+    )?;
     Ok(())
 }

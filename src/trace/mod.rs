@@ -7,12 +7,16 @@
 //! - [`events_csv`]: `events.csv`, streamed to disk through a bounded buffer by a writer thread.
 //! - [`reports`]: `arrays.csv`, `layers.csv`, `summary.json`.
 //! - [`atomic`]: every file is written under a temporary name and renamed on success.
+//! - [`out_dir`]: every output folder is staged beside `--out` and moved into place whole.
+//! - [`cleanup`]: temporary files are removed on SIGINT/SIGTERM/SIGHUP and swept after a `kill -9`.
 //!
 //! **Invariant:** traces are never held in memory: events stream to their sink as they happen.
 
 pub mod atomic;
+pub mod cleanup;
 pub mod events_csv;
 mod num;
+pub mod out_dir;
 pub mod record;
 pub mod reports;
 pub mod sink;
