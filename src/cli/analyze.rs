@@ -88,6 +88,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     calib.truncate(args.calib);
     let mapped = Mapped::new(&LayerWeights::of_network(&net), &hw)
         .map_err(|e| BadInput(format!("{} on {}: {e}", args.model.display(), args.hw)))?;
+    let out = super::process::begin_out(&args.out, "analyze")?;
 
     let start = Instant::now();
     let curvature = sensitivity::analyze(&net, &calib, |_, _| {})?;
@@ -101,14 +102,19 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     let scores = sensitivity::score(&curvature, Some(&devices), &options)?;
     let chosen = sensitivity::select(&scores, budget, Some(&devices))?;
 
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let csv = args.out.join("sensitivity.csv");
+    let csv = out.path().join("sensitivity.csv");
     sensitivity::write_csv(&csv, &curvature, &scores, &chosen)
         .with_context(|| format!("writing {}", csv.display()))?;
-    let mask_path = args.out.join("mask.safetensors");
+    let mask_path = out.path().join("mask.safetensors");
     sensitivity::Mask::from_selection(&curvature, &chosen)
         .write(&mask_path)
         .with_context(|| format!("writing {}", mask_path.display()))?;
+    out.commit()
+        .with_context(|| format!("moving the outputs into {}", args.out.display()))?;
+    let (csv, mask_path) = (
+        args.out.join("sensitivity.csv"),
+        args.out.join("mask.safetensors"),
+    );
 
     let total_ns: f64 = devices
         .iter()

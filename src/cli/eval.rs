@@ -28,6 +28,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let (net, _) = model_file::load(args.arch.as_deref(), &args.model)?;
     let arch = net.arch();
     let test_set = Dataset::load(&args.dataset, Split::Test)?;
+    super::process::require_images(&test_set, "test", &args.dataset)?;
     let start = Instant::now();
     let acc = net.accuracy(&test_set)?;
     let seconds = start.elapsed().as_secs_f64();

@@ -93,6 +93,33 @@ pub fn begin_out(out: &Path, command: &str) -> anyhow::Result<OutDir> {
     })
 }
 
+/// Refuses a dataset split with no images (an accuracy over 0 images would print as 0.00%).
+pub fn require_images(set: &uswim::nn::Dataset, split: &str, source: impl AsRef<Path>) -> anyhow::Result<()> {
+    if set.is_empty() {
+        return Err(anyhow::Error::new(super::BadInput(format!(
+            "{}: the {split} split has 0 images; allowed: at least 1",
+            source.as_ref().display()
+        ))));
+    }
+    Ok(())
+}
+
+/// `items` without repeats, in first-seen order, with a warning naming each repeat of `flag`.
+pub fn dedup_with_warning<T: PartialEq + fmt::Display>(flag: &str, items: Vec<T>) -> Vec<T> {
+    let mut kept: Vec<T> = Vec::with_capacity(items.len());
+    for item in items {
+        if kept.contains(&item) {
+            let _ = writeln!(
+                io::stderr().lock(),
+                "warning: {flag}: `{item}` is given twice; it runs once"
+            );
+        } else {
+            kept.push(item);
+        }
+    }
+    kept
+}
+
 /// Bytes of one device-level trace row, on average (measured on LeNet traces: 120-160).
 const DEVICE_ROW_BYTES: f64 = 140.0;
 /// Verify iterations assumed per device when estimating a device trace (the presets converge in 2-6).

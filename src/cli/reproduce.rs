@@ -125,6 +125,7 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
         .iter()
         .map(|m| m.trim().parse::<Method>())
         .collect::<Result<Vec<_>, _>>()?;
+    let methods = super::process::dedup_with_warning("--methods", methods);
     let variations = if args.variations.is_empty() {
         reproduce::default_variations()
     } else {
@@ -178,7 +179,9 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
         }
         test.truncate(n);
     }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    super::process::require_images(&calib, "train (calibration)", &args.dataset)?;
+    super::process::require_images(&test, "test", &args.dataset)?;
+    let out = super::process::begin_out(&args.out, "reproduce")?;
 
     let bar = if args.quiet {
         ProgressBar::hidden()
@@ -195,9 +198,9 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
     let results = reproduce::run(&spec, &net, &calib, &test, &|n| bar.inc(n)).map_err(classify)?;
     bar.finish_and_clear();
 
-    let csv = args.out.join("results.csv");
+    let csv = out.path().join("results.csv");
     report::write_csv(&csv, &results).with_context(|| format!("writing {}", csv.display()))?;
-    let plots = report::write_plots(&args.out, &results).context("plots")?;
+    let plots = report::write_plots(out.path(), &results).context("plots")?;
     let ctx = Context {
         model: format!("{} ({})", args.model.display(), net.arch()),
         dataset: test.name().to_string(),
@@ -208,8 +211,11 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
         command: command_line(),
     };
     let md = report::headline_markdown(&results, &ctx);
-    let headline = args.out.join("headline.md");
+    let headline = out.path().join("headline.md");
     report::write_headline(&headline, &md).with_context(|| format!("writing {}", headline.display()))?;
+    out.commit()
+        .with_context(|| format!("moving the outputs into {}", args.out.display()))?;
+    let (csv, headline) = (args.out.join("results.csv"), args.out.join("headline.md"));
     out!("{md}")?;
     outln!(
         "wrote {}, {} and {} plots",

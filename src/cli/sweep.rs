@@ -25,9 +25,14 @@ pub struct SweepArgs {
     /// SLURM_ARRAY_TASK_COUNT inside a Slurm job array, else the whole grid.
     #[arg(long, value_name = "i/n")]
     shard: Option<String>,
-    /// Check the spec and every point's configuration, print the grid size and columns, run nothing.
+    /// Check the spec, every point's configuration, the models and the datasets (as a run does), print
+    /// the grid size and columns, run nothing.
     #[arg(long)]
     check: bool,
+    /// Continue an interrupted run of the same spec and shard from its partial results, skipping the
+    /// points it finished.
+    #[arg(long)]
+    resume: bool,
 }
 
 /// Runs `uswim sweep`.
@@ -42,7 +47,8 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let selected = shard.unwrap_or(Shard::WHOLE);
     let points = selected.len(spec.len());
     if args.check {
-        sweep::expand(&spec, selected).map_err(classify)?;
+        let grid = sweep::check_grid(&spec, selected).map_err(classify)?;
+        sweep::prepare(&spec, &grid, false).map_err(classify)?;
         outln!(
             "{}: {} points in the grid, {} in shard {selected}; spec hash {}",
             spec.name,
@@ -66,6 +72,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let options = SweepOptions {
         shard,
         on_point_done: Some(&done),
+        resume: args.resume,
     };
     let report = sweep::run(&spec, &args.out, &options).map_err(classify)?;
     bar.finish_and_clear();

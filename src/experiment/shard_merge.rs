@@ -270,6 +270,7 @@ fn read_rows(
     }
     let mut expected = meta.shard.points(grid);
     let mut rows = Vec::with_capacity(meta.shard.len(grid));
+    let mut hash = super::shard::RowsHash::default();
     for (line, record) in reader.records().enumerate() {
         let record = record.map_err(|e| rows_error(format!("row {}: {e}", line + 1)))?;
         let point: usize = record
@@ -294,7 +295,16 @@ fn read_rows(
                 )));
             }
         }
+        hash.add(record.iter());
         rows.push((point, record.iter().map(str::to_string).collect()));
+    }
+    if !meta.rows_hash.is_empty() && hash.hex() != meta.rows_hash {
+        return Err(rows_error(format!(
+            "its rows hash to {}, but its metadata records {}: the CSV was changed or belongs to \
+             another run",
+            hash.hex(),
+            meta.rows_hash
+        )));
     }
     if let Some(want) = expected.next() {
         return Err(rows_error(format!(

@@ -96,9 +96,33 @@ impl std::error::Error for OutDirError {}
 pub struct OutDir {
     final_dir: PathBuf,
     staging: PathBuf,
-    lock: PathBuf,
+    lock: Option<OutputLock>,
     command: String,
     committed: bool,
+}
+
+/// A lock on one output (a folder, or the files of a sweep shard): a file holding this process's id,
+/// created exclusively and removed on drop. A lock whose process is dead is taken over.
+#[derive(Debug)]
+pub struct OutputLock {
+    path: PathBuf,
+}
+
+impl OutputLock {
+    /// Takes the lock file `lock` for the output `subject` (named in the error).
+    pub fn acquire(lock: &Path, subject: &Path) -> Result<Self, OutDirError> {
+        take_lock(lock, subject)?;
+        Ok(Self {
+            path: lock.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for OutputLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        cleanup::unregister(&self.path);
+    }
 }
 
 impl OutDir {
@@ -119,8 +143,7 @@ impl OutDir {
         std::fs::create_dir_all(&parent)
             .map_err(|e| OutDirError::io(format!("cannot create {}", parent.display()), e))?;
         check_replaceable(out)?;
-        let lock = parent.join(format!(".{}.uswim-lock", stem(&name)));
-        take_lock(&lock, out)?;
+        let lock = OutputLock::acquire(&parent.join(format!(".{}.uswim-lock", stem(&name))), out)?;
         let dir = Self {
             final_dir: out.to_path_buf(),
             staging: parent.join(format!(
@@ -128,7 +151,7 @@ impl OutDir {
                 std::process::id(),
                 name_hash(&name)
             )),
-            lock,
+            lock: Some(lock),
             command: command.to_string(),
             committed: false,
         };
@@ -187,8 +210,7 @@ impl OutDir {
         }
         self.committed = true;
         cleanup::unregister(&self.staging);
-        let _ = std::fs::remove_file(&self.lock);
-        cleanup::unregister(&self.lock);
+        self.lock = None;
         Ok(())
     }
 }
@@ -198,8 +220,6 @@ impl Drop for OutDir {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.staging);
             cleanup::unregister(&self.staging);
-            let _ = std::fs::remove_file(&self.lock);
-            cleanup::unregister(&self.lock);
         }
     }
 }
@@ -356,7 +376,7 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
 }
 
 /// `name` cut to at most 200 bytes at a character boundary.
-fn stem(name: &str) -> &str {
+pub fn stem(name: &str) -> &str {
     let mut end = name.len().min(atomic::MAX_TEMP_STEM);
     while !name.is_char_boundary(end) {
         end -= 1;
