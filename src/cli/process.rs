@@ -122,8 +122,8 @@ pub fn dedup_with_warning<T: PartialEq + fmt::Display>(flag: &str, items: Vec<T>
 
 /// Bytes of one device-level trace row, on average (measured on LeNet traces: 120-160).
 const DEVICE_ROW_BYTES: f64 = 140.0;
-/// Verify iterations assumed per device when estimating a device trace (the presets converge in 2-6).
-const TYPICAL_ITERATIONS: f64 = 6.0;
+/// Verify iterations per device when estimating a device trace (LeNet on the default preset: 1.5).
+const TYPICAL_ITERATIONS: f64 = 1.5;
 /// Above this estimated size, a device trace is announced with a warning.
 pub const LARGE_TRACE_BYTES: f64 = 1e9;
 

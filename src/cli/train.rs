@@ -72,6 +72,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 ));
             }
         });
+        uswim::nn::train::check_finite(&net, &p, &config)?;
         test_accuracy = net.accuracy(&test_set)?.fraction();
         bar.suspend(|| {
             outln!(

@@ -10,7 +10,7 @@
 //! [`SweepSpec::axis_columns`], then [`metric_columns`], then [`ACCURACY_COLUMNS`] when `mc_runs` > 0
 //! (so a sweep without accuracy runs writes exactly the columns it always did).
 //!
-//! Sweeps stream: points run in chunks of [`CHUNK_POINTS`], each finished chunk is appended to a partial
+//! Sweeps stream: points run in chunks of [`chunk_points`], each finished chunk is appended to a partial
 //! file beside the results and synced, so memory does not grow with the grid, a crash keeps the finished
 //! chunks and [`SweepOptions::resume`] continues after them; the results CSV and its metadata (with a
 //! hash of the rows that `uswim merge` checks) appear only once every point is done.
@@ -75,10 +75,16 @@ pub struct GridCheck {
     pub scored_models: Vec<String>,
 }
 
-/// Points whose configurations are built, run and appended to the partial results together: the memory
-/// of a sweep is bounded by this many points whatever the grid size, and an interrupted sweep loses at
-/// most one chunk of work.
-pub const CHUNK_POINTS: usize = 64;
+/// The fewest points run and appended to the partial results together.
+pub const MIN_CHUNK_POINTS: usize = 8;
+
+/// Points whose configurations are built, run and appended to the partial results together: four per
+/// worker thread (enough to keep every thread busy), at least [`MIN_CHUNK_POINTS`]. The memory of a sweep
+/// is bounded by this many points whatever the grid size, and an interrupted sweep loses at most one
+/// chunk of work. The results do not depend on it.
+pub fn chunk_points() -> usize {
+    (4 * rayon::current_num_threads()).max(MIN_CHUNK_POINTS)
+}
 
 /// The CSV header of a sweep's results.
 pub fn header(spec: &SweepSpec) -> Vec<String> {
@@ -123,7 +129,7 @@ pub fn check_grid(spec: &SweepSpec, shard: Shard) -> Result<GridCheck, SweepErro
     let mut scored = BTreeSet::new();
     let mut indices = shard.points(spec.len());
     loop {
-        let chunk: Vec<usize> = indices.by_ref().take(CHUNK_POINTS * 16).collect();
+        let chunk: Vec<usize> = indices.by_ref().take(chunk_points() * 16).collect();
         if chunk.is_empty() {
             break;
         }
@@ -175,7 +181,7 @@ pub fn prepare(
 /// Runs the sweep (or its shard) and writes its CSV and metadata into `out_dir`.
 ///
 /// Before any work, the folder is created and the shard's outputs locked (a second run of the same
-/// outputs fails at once). Points run in chunks of [`CHUNK_POINTS`]; each finished chunk is appended to
+/// outputs fails at once). Points run in chunks of [`chunk_points`]; each finished chunk is appended to
 /// the partial file ([`partial_path`]) and synced, followed by a marker line, so that a crash keeps
 /// every finished chunk and `resume` continues after the last one. At the end the CSV is written from
 /// the partial file (streamed, not held in memory), then the metadata with the rows' hash, then the
@@ -184,7 +190,12 @@ pub fn run(spec: &SweepSpec, out_dir: &Path, options: &SweepOptions<'_>) -> Resu
     let start = Instant::now();
     let shard = options.shard.unwrap_or(Shard::WHOLE);
     let (csv_path, meta_path) = output_paths(out_dir, options.shard);
-    std::fs::create_dir_all(out_dir).map_err(|e| SweepError::io(out_dir, e))?;
+    std::fs::create_dir_all(out_dir).map_err(|e| {
+        SweepError::io(
+            out_dir,
+            std::io::Error::new(e.kind(), format!("--out: cannot create the folder: {e}")),
+        )
+    })?;
     let lock_path = csv_path.with_file_name(format!(
         ".{}.uswim-lock",
         out_dir::stem(&csv_path.file_name().unwrap_or_default().to_string_lossy())
@@ -207,7 +218,7 @@ pub fn run(spec: &SweepSpec, out_dir: &Path, options: &SweepOptions<'_>) -> Resu
     let resumed_rows = partial.rows;
     let mut indices = shard.points(spec.len()).skip(partial.rows);
     loop {
-        let chunk: Vec<usize> = indices.by_ref().take(CHUNK_POINTS).collect();
+        let chunk: Vec<usize> = indices.by_ref().take(chunk_points()).collect();
         if chunk.is_empty() {
             break;
         }

@@ -140,8 +140,12 @@ impl OutDir {
             Some(p) => p.to_path_buf(),
             None => PathBuf::from("."),
         };
-        std::fs::create_dir_all(&parent)
-            .map_err(|e| OutDirError::io(format!("cannot create {}", parent.display()), e))?;
+        std::fs::create_dir_all(&parent).map_err(|e| {
+            OutDirError::io(
+                format!("--out {}: cannot create the folder it is in", out.display()),
+                e,
+            )
+        })?;
         check_replaceable(out)?;
         let lock = OutputLock::acquire(&parent.join(format!(".{}.uswim-lock", stem(&name))), out)?;
         let dir = Self {
