@@ -1,12 +1,13 @@
-//! `uswim reproduce` (also `uswim` with no subcommand): the U-SWIM experiment on the embedded defaults.
+//! `uswim reproduce`: the U-SWIM experiment on the embedded defaults.
 
 use super::BadInput;
-use super::hw::parse_overrides;
+use super::args::{GlobalArgs, OutDir, SeedArg, method_parser, parse_overrides};
 use anyhow::Context as _;
-use clap::{Args, FromArgMatches};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use uswim::config::DEFAULT_PRESET;
 use uswim::eval::EvalError;
 use uswim::experiment::reproduce::{
     self, DEFAULT_FRACTIONS, DEFAULT_METHODS, ReproduceError, Spec, VariationSetting,
@@ -34,6 +35,11 @@ pub const FULL_RUNS: u32 = 100;
 /// write-verify references), headline.md, and accuracy_vs_fraction, accuracy_vs_time (accuracy preset)
 /// and accuracy_vs_time_timing_hw (RRAM preset) as PNG and SVG.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+uswim reproduce                                      # the default run, into out/reproduce\n  \
+uswim reproduce --mc-runs 3 --test-images 1000 --out out/quick\n  \
+uswim reproduce --full --out out/paper               # 100 Monte-Carlo runs per point\n  \
+uswim reproduce --methods uswim,swim --fractions 0.01,0.05,0.2,1")]
 pub struct ReproduceArgs {
     /// Trained model (safetensors); relative paths are also looked up in the crate folder.
     #[arg(long, value_name = "FILE", default_value = "models/lenet_mnist.safetensors")]
@@ -42,41 +48,49 @@ pub struct ReproduceArgs {
     #[arg(long, value_name = "NAME")]
     arch: Option<String>,
     /// Dataset name (mnist, fashion-mnist) or folder of IDX files.
-    #[arg(long, default_value = "mnist")]
-    dataset: String,
-    /// Accuracy configuration (a preset or TOML file); its variation maps are replaced per setting.
-    #[arg(long, value_name = "FILE|PRESET", default_value = "paper_statistical")]
-    hw: String,
-    /// Override a key of --hw before each setting's overrides (repeatable).
+    #[arg(long, value_name = "NAME|DIR", alias = "dataset", default_value = "mnist")]
+    data: String,
+    /// Accuracy configuration (a preset or TOML file): the statistical device model of the Monte-Carlo
+    /// runs; its variation maps are replaced per setting.
+    #[arg(
+        long,
+        value_name = "FILE|PRESET",
+        alias = "hw",
+        default_value = "paper_statistical"
+    )]
+    accuracy_hw: String,
+    /// Override a key of --accuracy-hw before each setting's overrides (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
-    /// Second configuration programmed with the same masks for time and energy only; `none` for none.
-    #[arg(long, value_name = "FILE|PRESET", default_value = "rram_1t1r_256")]
+    /// Hardware programmed with the same masks for time and energy only (the default of every other
+    /// command's --hw); `none` for none.
+    #[arg(long, value_name = "FILE|PRESET", default_value = DEFAULT_PRESET)]
     timing_hw: String,
     /// A variation setting `NAME:KEY=VALUE` (repeatable; replaces the default three), e.g.
     /// `outliers:device.variation.maps=[{kind="outliers",fraction=0.05,multiplier=5.0}]`.
     #[arg(long = "variation", value_name = "NAME:KEY=VALUE")]
     variations: Vec<String>,
-    /// Selection methods, comma-separated (magnitude, random, swim, uswim, uswim-paper, uswim-cost).
+    /// Selection methods, comma-separated.
     #[arg(
         long,
         value_name = "LIST",
         value_delimiter = ',',
+        value_parser = method_parser(),
         default_value = "uswim,swim,magnitude,random"
     )]
-    methods: Vec<String>,
+    methods: Vec<Method>,
     /// Write-verify fractions, comma-separated, ascending, in (0, 1].
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     fractions: Option<Vec<f64>>,
     /// Monte-Carlo runs per point (default 10; 100 with --full).
-    #[arg(long, value_name = "N")]
-    runs: Option<u32>,
+    #[arg(long, value_name = "N", alias = "runs")]
+    mc_runs: Option<u32>,
     /// Paper-grade run: 100 Monte-Carlo runs per point (about 10x the default's time).
     #[arg(long)]
     full: bool,
     /// Calibration images of the sensitivity pass: the first N training images.
-    #[arg(long, value_name = "N", default_value_t = 4096)]
-    calib: usize,
+    #[arg(long, value_name = "N", alias = "calib", default_value_t = 4096)]
+    calib_samples: usize,
     /// Test images per Monte-Carlo run: the first N of the test split (default: all).
     #[arg(long, value_name = "N")]
     test_images: Option<usize>,
@@ -84,23 +98,11 @@ pub struct ReproduceArgs {
     #[arg(long, value_name = "POINTS", default_value_t = 0.5)]
     max_drop: f64,
     /// Seed of every Monte-Carlo run.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    seed: SeedArg,
     /// Output folder.
-    #[arg(long, value_name = "DIR", default_value = "traces/reproduce")]
-    out: PathBuf,
-    /// No progress bar.
-    #[arg(long)]
-    quiet: bool,
-}
-
-impl ReproduceArgs {
-    /// The arguments with every default (what `uswim` with no subcommand runs).
-    pub fn defaults() -> Self {
-        let cmd = <Self as Args>::augment_args(clap::Command::new("reproduce"));
-        let matches = cmd.get_matches_from(["reproduce"]);
-        Self::from_arg_matches(&matches).expect("the defaults parse")
-    }
+    #[command(flatten)]
+    out: OutDir,
 }
 
 /// A relative path that does not exist here, looked up in the crate folder (so `cargo run` finds the
@@ -118,14 +120,11 @@ fn resolve(path: &Path) -> PathBuf {
 }
 
 /// Runs `uswim reproduce`.
-pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
+pub fn run(args: ReproduceArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let methods = args
-        .methods
-        .iter()
-        .map(|m| m.trim().parse::<Method>())
-        .collect::<Result<Vec<_>, _>>()?;
-    let methods = super::process::dedup_with_warning("--methods", methods);
+    let methods = super::process::dedup_with_warning("--methods", args.methods.clone());
+    let seed = args.seed.seed;
+    let out = args.out.resolve("reproduce");
     let variations = if args.variations.is_empty() {
         reproduce::default_variations()
     } else {
@@ -134,22 +133,22 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
             .map(|v| VariationSetting::parse(v))
             .collect::<Result<_, _>>()?
     };
-    let runs = match (args.runs, args.full) {
+    let runs = match (args.mc_runs, args.full) {
         (Some(n), _) => n,
         (None, true) => FULL_RUNS,
         (None, false) => DEFAULT_RUNS,
     };
     if args.full && runs < FULL_RUNS {
         return Err(BadInput(format!(
-            "--full needs at least {FULL_RUNS} runs, --runs gave {runs}"
+            "--full needs at least {FULL_RUNS} runs, --mc-runs gave {runs}"
         ))
         .into());
     }
-    if args.calib == 0 {
-        return Err(BadInput("--calib: 0 images; allowed: at least 1".into()).into());
+    if args.calib_samples == 0 {
+        return Err(BadInput("--calib-samples: 0 images; allowed: at least 1".into()).into());
     }
     let spec = Spec {
-        hw: args.hw.clone(),
+        hw: args.accuracy_hw.clone(),
         overrides: parse_overrides(&args.overrides)?,
         timing_hw: (args.timing_hw != "none").then(|| args.timing_hw.clone()),
         variations,
@@ -163,27 +162,27 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| DEFAULT_FRACTIONS.to_vec()),
         runs,
-        seed: args.seed,
+        seed,
         max_drop_pct: args.max_drop,
     };
     spec.validate()?;
 
     let model = resolve(&args.model);
     let (net, _) = model_file::load(args.arch.as_deref(), &model)?;
-    let mut calib = Dataset::load(&args.dataset, Split::Train)?;
-    calib.truncate(args.calib);
-    let mut test = Dataset::load(&args.dataset, Split::Test)?;
+    let mut calib = Dataset::load(&args.data, Split::Train)?;
+    calib.truncate(args.calib_samples);
+    let mut test = Dataset::load(&args.data, Split::Test)?;
     if let Some(n) = args.test_images {
         if n == 0 {
             return Err(BadInput("--test-images: 0; allowed: at least 1".into()).into());
         }
         test.truncate(n);
     }
-    super::process::require_images(&calib, "train (calibration)", &args.dataset)?;
-    super::process::require_images(&test, "test", &args.dataset)?;
-    let out = super::process::begin_out(&args.out, "reproduce")?;
+    super::process::require_images(&calib, "train (calibration)", &args.data)?;
+    super::process::require_images(&test, "test", &args.data)?;
+    let staged = super::process::begin_out(&out, "reproduce")?;
 
-    let bar = if args.quiet {
+    let bar = if global.quiet {
         ProgressBar::hidden()
     } else {
         ProgressBar::new(spec.work_units())
@@ -198,24 +197,25 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
     let results = reproduce::run(&spec, &net, &calib, &test, &|n| bar.inc(n)).map_err(classify)?;
     bar.finish_and_clear();
 
-    let csv = out.path().join("results.csv");
+    let csv = staged.path().join("results.csv");
     report::write_csv(&csv, &results).with_context(|| format!("writing {}", csv.display()))?;
-    let plots = report::write_plots(out.path(), &results).context("plots")?;
+    let plots = report::write_plots(staged.path(), &results).context("plots")?;
     let ctx = Context {
         model: format!("{} ({})", args.model.display(), net.arch()),
         dataset: test.name().to_string(),
-        seed: args.seed,
+        seed,
         max_drop_pct: args.max_drop,
         wall_s: started.elapsed().as_secs_f64(),
         threads: rayon::current_num_threads(),
         command: command_line(),
     };
     let md = report::headline_markdown(&results, &ctx);
-    let headline = out.path().join("headline.md");
+    let headline = staged.path().join("headline.md");
     report::write_headline(&headline, &md).with_context(|| format!("writing {}", headline.display()))?;
-    out.commit()
-        .with_context(|| format!("moving the outputs into {}", args.out.display()))?;
-    let (csv, headline) = (args.out.join("results.csv"), args.out.join("headline.md"));
+    staged
+        .commit()
+        .with_context(|| format!("moving the outputs into {}", out.display()))?;
+    let (csv, headline) = (out.join("results.csv"), out.join("headline.md"));
     out!("{md}")?;
     outln!(
         "wrote {}, {} and {} plots",
@@ -226,14 +226,10 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The command line as typed (`uswim` when run with no arguments).
+/// The command line as typed.
 fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.is_empty() {
-        "uswim   # = uswim reproduce with every default".to_string()
-    } else {
-        format!("uswim {}", args.join(" "))
-    }
+    format!("uswim {}", args.join(" "))
 }
 
 /// Bad input (exit code 2) or a runtime failure.

@@ -515,9 +515,9 @@ fn an_unwritable_out_fails_before_any_work_in_every_command() {
             "reproduce",
             "--model",
             &model,
-            "--dataset",
+            "--data",
             data.to_str().unwrap(),
-            "--runs",
+            "--mc-runs",
             "1",
             "--fractions",
             "0.5",
@@ -529,7 +529,7 @@ fn an_unwritable_out_fails_before_any_work_in_every_command() {
             "analyze",
             "--model",
             &model,
-            "--dataset",
+            "--data",
             data.to_str().unwrap(),
             "--fraction",
             "0.1",
@@ -678,7 +678,7 @@ fn an_empty_test_set_is_refused_with_exit_2_not_reported_as_0_percent() {
     let data = dir.join("data");
     tiny_dataset(&data, 64, 0);
     let model = model_path();
-    let o = run(&["eval", "--model", &model, "--dataset", data.to_str().unwrap()]);
+    let o = run(&["eval", "--model", &model, "--data", data.to_str().unwrap()]);
     no_panic(&o);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("0 images"), "{}", stderr(&o));
@@ -686,9 +686,9 @@ fn an_empty_test_set_is_refused_with_exit_2_not_reported_as_0_percent() {
         "reproduce",
         "--model",
         &model,
-        "--dataset",
+        "--data",
         data.to_str().unwrap(),
-        "--runs",
+        "--mc-runs",
         "1",
         "--fractions",
         "0.5",
@@ -710,13 +710,13 @@ fn training_that_produces_nan_weights_is_refused_with_exit_2() {
         "train",
         "--arch",
         "mlp",
-        "--dataset",
+        "--data",
         data.to_str().unwrap(),
         "--epochs",
         "1",
         "--lr",
         "1e30",
-        "--out",
+        "-o",
         model.to_str().unwrap(),
     ]);
     no_panic(&o);
@@ -782,9 +782,9 @@ fn tiny_reproduce(out: &Path, methods: &str, seed: &str) -> Command {
         "reproduce",
         "--model",
         &model_path(),
-        "--dataset",
+        "--data",
         "mnist",
-        "--runs",
+        "--mc-runs",
         "1",
         "--fractions",
         "0.2",
