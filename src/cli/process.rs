@@ -81,10 +81,17 @@ pub fn clamp_threads(requested: usize) -> usize {
     }
 }
 
-/// Stages the output folder `out` of `command` before any work ([`OutDir::begin`]): a folder that
-/// cannot be used is bad input (exit 2), one that cannot be written a runtime failure (exit 1).
+/// Stages the output folder `out` of `command` before any work ([`OutDir::begin`], with the names of
+/// the command's outputs, so that a folder of them written before manifests existed is replaced): a
+/// folder that cannot be used is bad input (exit 2), one that cannot be written a runtime failure (exit 1).
 pub fn begin_out(out: &Path, command: &str) -> anyhow::Result<OutDir> {
-    OutDir::begin(out, command).map_err(|e: OutDirError| {
+    let known: &[&str] = match command {
+        "program" => &["events.csv", "arrays.csv", "layers.csv", "summary.json"],
+        "reproduce" => &["results.csv", "headline.md", "*.png", "*.svg"],
+        "analyze" => &["sensitivity.csv", "mask.safetensors"],
+        _ => &[],
+    };
+    OutDir::begin(out, command, known).map_err(|e: OutDirError| {
         if e.is_bad_input() {
             anyhow::Error::new(super::BadInput(e.to_string()))
         } else {

@@ -2,8 +2,9 @@
 //! folder beside `--out` and moves it into place in one step at the end.
 //!
 //! [`OutDir::begin`], before any work:
-//! - refuses an `--out` that exists and is neither a folder, an empty folder nor a uswim output folder
-//!   (one with a [`MANIFEST`]), so that a mistyped `--out ~` never replaces a user's folder;
+//! - refuses an `--out` that exists and is neither an empty folder, a uswim output folder (one with a
+//!   [`MANIFEST`]) nor a folder holding only this command's known outputs (written before manifests
+//!   existed), so that a mistyped `--out ~` never replaces a user's folder;
 //! - takes the folder's lock (`.NAME.uswim-lock` beside it, holding the process id): a second run into
 //!   the same folder fails with a clear error while the first runs; a lock left by a dead process is
 //!   taken over;
@@ -98,6 +99,7 @@ pub struct OutDir {
     staging: PathBuf,
     lock: Option<OutputLock>,
     command: String,
+    known: Vec<String>,
     committed: bool,
 }
 
@@ -126,8 +128,9 @@ impl Drop for OutputLock {
 }
 
 impl OutDir {
-    /// Checks, locks and stages `out` for `command` (a name recorded in the manifest, e.g. `program`).
-    pub fn begin(out: &Path, command: &str) -> Result<Self, OutDirError> {
+    /// Checks, locks and stages `out` for `command` (a name recorded in the manifest, e.g. `program`),
+    /// whose outputs are named by `known` (exact names, or `*.ext` patterns).
+    pub fn begin(out: &Path, command: &str, known: &[&str]) -> Result<Self, OutDirError> {
         let name = out
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -146,7 +149,7 @@ impl OutDir {
                 e,
             )
         })?;
-        check_replaceable(out)?;
+        check_replaceable(out, known)?;
         let lock = OutputLock::acquire(&parent.join(format!(".{}.uswim-lock", stem(&name))), out)?;
         let dir = Self {
             final_dir: out.to_path_buf(),
@@ -157,6 +160,7 @@ impl OutDir {
             )),
             lock: Some(lock),
             command: command.to_string(),
+            known: known.iter().map(|k| k.to_string()).collect(),
             committed: false,
         };
         sweep_stale_folders(&parent);
@@ -202,7 +206,8 @@ impl OutDir {
         sync_dir(&self.staging);
         if self.final_dir.exists() {
             // Re-checked: a user may have put files into the folder while the run worked.
-            check_replaceable(&self.final_dir).map_err(|e| io::Error::other(e.to_string()))?;
+            let known: Vec<&str> = self.known.iter().map(String::as_str).collect();
+            check_replaceable(&self.final_dir, &known).map_err(|e| io::Error::other(e.to_string()))?;
             replace(&self.staging, &self.final_dir)?;
             // The staging path now holds the old set.
             let _ = std::fs::remove_dir_all(&self.staging);
@@ -228,8 +233,18 @@ impl Drop for OutDir {
     }
 }
 
-/// `out` may be replaced: it does not exist, or it is an empty folder or a uswim output folder.
-fn check_replaceable(out: &Path) -> Result<(), OutDirError> {
+/// Whether `name` is one of the `known` outputs (an exact name or a `*.ext` pattern), or a temporary file.
+fn is_known(name: &str, known: &[&str]) -> bool {
+    atomic::temp_owner(name).is_some()
+        || known.iter().any(|k| match k.strip_prefix('*') {
+            Some(suffix) => name.ends_with(suffix),
+            None => name == *k,
+        })
+}
+
+/// `out` may be replaced: it does not exist, or it is a uswim output folder (with a manifest), or a
+/// folder holding nothing but `known` outputs.
+fn check_replaceable(out: &Path, known: &[&str]) -> Result<(), OutDirError> {
     let not = |problem: &str| OutDirError::NotAnOutputFolder {
         path: out.to_path_buf(),
         problem: problem.to_string(),
@@ -243,15 +258,19 @@ fn check_replaceable(out: &Path) -> Result<(), OutDirError> {
     if out.join(MANIFEST).is_file() {
         return Ok(());
     }
-    let mut entries =
+    let entries =
         std::fs::read_dir(out).map_err(|e| OutDirError::io(format!("cannot read {}", out.display()), e))?;
-    if entries.next().is_none() {
-        Ok(())
-    } else {
-        Err(not(&format!(
-            "is a folder with files but no {MANIFEST} (not written by uswim), so it is not replaced"
-        )))
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if !is_file || !is_known(&name, known) {
+            return Err(not(&format!(
+                "holds `{name}`, which this command does not write, and no {MANIFEST} (not a uswim \
+                 output folder), so it is not replaced"
+            )));
+        }
     }
+    Ok(())
 }
 
 /// Creates the lock file holding this process's id; takes over a lock whose process is dead.
@@ -399,6 +418,8 @@ fn name_hash(name: &str) -> u64 {
 mod tests {
     use super::*;
 
+    const KNOWN: &[&str] = &["a.csv", "*.png"];
+
     fn scratch(tag: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("uswim-outdir-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -419,12 +440,12 @@ mod tests {
     fn a_second_run_replaces_the_whole_set_and_leaves_nothing_beside_it() {
         let root = scratch("replace");
         let out = root.join("run");
-        let first = OutDir::begin(&out, "test").unwrap();
+        let first = OutDir::begin(&out, "test", KNOWN).unwrap();
         std::fs::write(first.path().join("a.csv"), "1").unwrap();
         std::fs::write(first.path().join("old_only.png"), "1").unwrap();
         assert!(!out.exists(), "nothing under the final name before commit");
         first.commit().unwrap();
-        let second = OutDir::begin(&out, "test").unwrap();
+        let second = OutDir::begin(&out, "test", KNOWN).unwrap();
         std::fs::write(second.path().join("a.csv"), "2").unwrap();
         assert_eq!(std::fs::read_to_string(out.join("a.csv")).unwrap(), "1");
         second.commit().unwrap();
@@ -439,7 +460,7 @@ mod tests {
         let root = scratch("drop");
         let out = root.join("run");
         {
-            let d = OutDir::begin(&out, "test").unwrap();
+            let d = OutDir::begin(&out, "test", KNOWN).unwrap();
             std::fs::write(d.path().join("partial.csv"), "x").unwrap();
         }
         assert_eq!(names(&root), Vec::<String>::new());
@@ -450,15 +471,15 @@ mod tests {
     fn concurrent_runs_into_one_folder_are_refused_and_a_dead_lock_is_taken_over() {
         let root = scratch("lock");
         let out = root.join("run");
-        let first = OutDir::begin(&out, "test").unwrap();
-        let err = OutDir::begin(&out, "test").unwrap_err();
+        let first = OutDir::begin(&out, "test", KNOWN).unwrap();
+        let err = OutDir::begin(&out, "test", KNOWN).unwrap_err();
         // The same process holds it, so it is not stale.
         assert!(matches!(err, OutDirError::Locked { .. }), "{err}");
         assert!(err.to_string().contains("another uswim run"), "{err}");
         drop(first);
         std::fs::write(root.join(".run.uswim-lock"), format!("{}", u32::MAX - 1)).unwrap();
         std::fs::create_dir(root.join(format!("{STAGE_PREFIX}{}-00", u32::MAX - 1))).unwrap();
-        let d = OutDir::begin(&out, "test").unwrap();
+        let d = OutDir::begin(&out, "test", KNOWN).unwrap();
         d.commit().unwrap();
         assert_eq!(names(&root), vec!["run".to_string()]);
         std::fs::remove_dir_all(&root).unwrap();
@@ -470,14 +491,14 @@ mod tests {
         let out = root.join("mine");
         std::fs::create_dir(&out).unwrap();
         std::fs::write(out.join("thesis.tex"), "x").unwrap();
-        let err = OutDir::begin(&out, "test").unwrap_err();
+        let err = OutDir::begin(&out, "test", KNOWN).unwrap_err();
         assert!(
             err.is_bad_input() && err.to_string().contains("not written by uswim"),
             "{err}"
         );
         std::fs::write(root.join("file"), "x").unwrap();
-        assert!(OutDir::begin(&root.join("file"), "test").is_err());
-        assert!(OutDir::begin(Path::new("."), "test").is_err());
+        assert!(OutDir::begin(&root.join("file"), "test", KNOWN).is_err());
+        assert!(OutDir::begin(Path::new("."), "test", KNOWN).is_err());
         std::fs::remove_dir_all(&root).unwrap();
     }
 
@@ -485,7 +506,7 @@ mod tests {
     fn a_long_output_name_stages_under_a_short_name() {
         let root = scratch("long");
         let out = root.join("o".repeat(250));
-        let d = OutDir::begin(&out, "test").unwrap();
+        let d = OutDir::begin(&out, "test", KNOWN).unwrap();
         std::fs::write(d.path().join("summary.json"), "{}").unwrap();
         d.commit().unwrap();
         assert!(out.join("summary.json").is_file());
