@@ -389,7 +389,10 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
         // SAFETY: statvfs fills the zeroed struct we own from a valid NUL-terminated path.
         let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
         let rc = unsafe { libc::statvfs(c.as_ptr(), &mut stat) };
-        (rc == 0).then(|| u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
+        // The field types differ between targets (u32 on some 32-bit systems).
+        #[allow(clippy::useless_conversion)]
+        let (blocks, block_size) = (u64::from(stat.f_bavail), u64::from(stat.f_frsize));
+        (rc == 0).then(|| blocks.saturating_mul(block_size))
     }
     #[cfg(not(unix))]
     {
