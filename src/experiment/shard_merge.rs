@@ -298,20 +298,20 @@ fn read_rows(
         hash.add(record.iter());
         rows.push((point, record.iter().map(str::to_string).collect()));
     }
-    if !meta.rows_hash.is_empty() && hash.hex() != meta.rows_hash {
-        return Err(rows_error(format!(
-            "its rows hash to {}, but its metadata records {}: the CSV was changed or belongs to \
-             another run",
-            hash.hex(),
-            meta.rows_hash
-        )));
-    }
     if let Some(want) = expected.next() {
         return Err(rows_error(format!(
             "{} rows, but shard {} has {} points (first missing: point {want}); the file is truncated",
             rows.len(),
             meta.shard,
             meta.shard.len(grid)
+        )));
+    }
+    if !meta.rows_hash.is_empty() && hash.hex() != meta.rows_hash {
+        return Err(rows_error(format!(
+            "its rows hash to {}, but its metadata records {}: the CSV was changed or belongs to \
+             another run",
+            hash.hex(),
+            meta.rows_hash
         )));
     }
     Ok(rows)

@@ -496,9 +496,18 @@ mod tests {
         std::fs::write(out.join("thesis.tex"), "x").unwrap();
         let err = OutDir::begin(&out, "test", KNOWN).unwrap_err();
         assert!(
-            err.is_bad_input() && err.to_string().contains("not written by uswim"),
+            err.is_bad_input() && err.to_string().contains("thesis.tex"),
             "{err}"
         );
+        // A folder of this command's outputs from before manifests existed is replaced.
+        let legacy = root.join("legacy");
+        std::fs::create_dir(&legacy).unwrap();
+        std::fs::write(legacy.join("a.csv"), "old").unwrap();
+        std::fs::write(legacy.join("old_timing_hw.png"), "old").unwrap();
+        let d = OutDir::begin(&legacy, "test", KNOWN).unwrap();
+        std::fs::write(d.path().join("a.csv"), "new").unwrap();
+        d.commit().unwrap();
+        assert_eq!(names(&legacy), vec![MANIFEST.to_string(), "a.csv".to_string()]);
         std::fs::write(root.join("file"), "x").unwrap();
         assert!(OutDir::begin(&root.join("file"), "test", KNOWN).is_err());
         assert!(OutDir::begin(Path::new("."), "test", KNOWN).is_err());
