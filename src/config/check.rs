@@ -107,19 +107,20 @@ pub fn power_mw(key: &str, value: f64) -> Result<(), ConfigError> {
 }
 
 /// An upper bound on the cycles one array takes to program: every row on its own (no row parallelism),
-/// each with its setup and `max_iterations` verify iterations that each read every column (settle plus
-/// one conversion per column an ADC serves) and pulse every column (one slot per column a driver
-/// serves). Computed in `f64` so that it cannot itself overflow.
+/// each with its setup, an open-loop write and `max_iterations` verify iterations that each read every
+/// column (settle plus one conversion per column an ADC serves) and pulse every column (one SET and one
+/// RESET slot per column a driver serves). Computed in `f64` so that it cannot itself overflow.
 pub fn worst_case_array_cycles(hw: &HwConfig) -> f64 {
     let cycles = |ns: f64| (ns * hw.controller.clock_mhz / 1e3).ceil();
     let cols = f64::from(hw.array.cols);
     let conversions = (cols / f64::from(hw.adc.adcs_per_array.max(1))).ceil();
     let slots = (cols / f64::from(hw.program.write_drivers_per_array.max(1))).ceil();
     let slot = cycles(hw.dac.conversion_ns + hw.program.scheme.width_ns());
-    let iteration =
-        cycles(hw.program.read_settle_ns) + conversions * cycles(hw.adc.conversion_ns) + slots * slot;
+    // SET and RESET pulses take separate slots.
+    let pulses = 2.0 * slots * slot;
+    let iteration = cycles(hw.program.read_settle_ns) + conversions * cycles(hw.adc.conversion_ns) + pulses;
     f64::from(hw.array.rows)
-        * (cycles(hw.program.row_setup_ns) + f64::from(hw.program.max_iterations) * iteration)
+        * (cycles(hw.program.row_setup_ns) + pulses + f64::from(hw.program.max_iterations) * iteration)
 }
 
 /// The run-length check: [`worst_case_array_cycles`] must be at most [`MAX_ARRAY_CYCLES`].
