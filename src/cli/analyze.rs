@@ -88,6 +88,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     calib.truncate(args.calib_samples);
     let mapped = Mapped::new(&LayerWeights::of_network(&net), &hw)
         .map_err(|e| BadInput(format!("{} on {}: {e}", args.model.display(), args.hw.hw)))?;
+    let staged = super::process::begin_out(&out, "analyze")?;
 
     let start = Instant::now();
     let curvature = sensitivity::analyze(&net, &calib, |_, _| {})?;
@@ -101,36 +102,39 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     let scores = sensitivity::score(&curvature, Some(&devices), &options)?;
     let chosen = sensitivity::select(&scores, budget, Some(&devices))?;
 
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let csv = out.join("sensitivity.csv");
+    let csv = staged.path().join("sensitivity.csv");
     sensitivity::write_csv(&csv, &curvature, &scores, &chosen)
         .with_context(|| format!("writing {}", csv.display()))?;
-    let mask_path = out.join("mask.safetensors");
+    let mask_path = staged.path().join("mask.safetensors");
     sensitivity::Mask::from_selection(&curvature, &chosen)
         .write(&mask_path)
         .with_context(|| format!("writing {}", mask_path.display()))?;
+    staged
+        .commit()
+        .with_context(|| format!("moving the outputs into {}", out.display()))?;
+    let (csv, mask_path) = (out.join("sensitivity.csv"), out.join("mask.safetensors"));
 
     let total_ns: f64 = devices
         .iter()
         .flat_map(|d| d.expected_verify_ns.iter())
         .map(|&t| f64::from(t))
         .sum();
-    println!(
+    outln!(
         "uswim analyze: {} ({}) on {} ({}), {} calibration images in {analyzed_s:.2} s",
         args.model.display(),
         net.arch(),
         hw.name,
         args.hw.hw,
         curvature.samples
-    );
-    println!(
+    )?;
+    outln!(
         "  method {method}, budget {budget}: {} of {} weights selected ({:.3}%)",
         chosen.selected,
         chosen.total,
         100.0 * chosen.fraction()
-    );
+    )?;
     if let Some(ns) = chosen.verify_ns {
-        println!(
+        outln!(
             "  expected write-verify time of the selection {:.4e} ns ({:.2}% of all weights' {:.4e} ns; \
              shares of converters and drivers, before row overheads and parallel arrays)",
             ns,
@@ -140,8 +144,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
                 0.0
             },
             total_ns
-        );
+        )?;
     }
-    println!("  wrote {} and {}", csv.display(), mask_path.display());
+    outln!("  wrote {} and {}", csv.display(), mask_path.display())?;
     Ok(())
 }

@@ -31,16 +31,17 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let (net, _) = model_file::load(args.arch.as_deref(), &args.model)?;
     let arch = net.arch();
     let test_set = Dataset::load(&args.data, Split::Test)?;
+    super::process::require_images(&test_set, "test", &args.data)?;
     let start = Instant::now();
     let acc = net.accuracy(&test_set)?;
     let seconds = start.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "{arch} on {} (test): accuracy {:.2}% ({} of {} images) in {seconds:.3} s",
         test_set.name(),
         100.0 * acc.fraction(),
         acc.correct,
         acc.images
-    );
+    )?;
     if args.json {
         let json = serde_json::json!({
             "model": args.model.display().to_string(),
@@ -52,7 +53,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             "images": acc.images,
             "seconds": seconds,
         });
-        println!("{json}");
+        outln!("{json}")?;
     }
     Ok(())
 }

@@ -34,13 +34,13 @@ pub fn run(cmd: HwCommand) -> anyhow::Result<()> {
         HwCommand::Check(args) => {
             let overrides = parse_overrides(&args.overrides)?;
             let hw = config::load(&args.hw, &overrides)?;
-            print!("{}", config::to_toml_string(&hw));
+            out!("{}", config::to_toml_string(&hw))?;
             Ok(())
         }
         HwCommand::List => {
             for name in config::preset_names() {
                 let hw = config::load(name, &[])?;
-                println!("{name:24} {}", hw.name);
+                outln!("{name:24} {}", hw.name)?;
             }
             Ok(())
         }

@@ -3,6 +3,9 @@
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
+#[macro_use]
+mod process;
+
 mod analyze;
 mod args;
 mod compare;
@@ -27,7 +30,8 @@ uswim program --shape resnet18 --mask random:0.1  # programming time and energy 
 uswim hw list                                     # the hardware presets\n  \
 uswim completions bash > ~/.local/share/bash-completion/completions/uswim\n\n\
 Exit codes: 0 success; 1 runtime failure (I/O, internal error); \
-2 bad input (malformed or out-of-range configuration, model, data or arguments).\n\
+2 bad input (malformed or out-of-range configuration, model, data or arguments). \
+A closed stdout pipe ends the command quietly with 0; a full stdout is 1.\n\
 Logging: -v (info), -vv (debug), -vvv (trace), or RUST_LOG=uswim=debug.";
 
 /// uswim: how long, and how much energy, programming a neural network into NVM crossbars takes,
@@ -106,7 +110,7 @@ pub fn run(cli: Cli) -> ExitCode {
     init_logging(global.verbose);
     if let Some(threads) = global.threads {
         if let Err(e) = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
+            .num_threads(process::clamp_threads(threads))
             .build_global()
         {
             eprintln!("error: cannot start {threads} threads: {e}");
@@ -130,10 +134,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Hw(cmd) => hw::run(cmd),
         Command::Completions(args) => completions::run(args, &mut Cli::command()),
     };
+    let result = result.and_then(|()| Ok(process::flush_stdout()?));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if process::is_closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            process::report_error(&e);
             if is_bad_input(&e) {
                 ExitCode::from(2)
             } else {

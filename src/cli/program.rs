@@ -118,10 +118,14 @@ pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     drop(net);
     mask.check(&mapped).map_err(|e| BadInput(e.to_string()))?;
 
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let events = match args.trace_level.level() {
+    let staged = super::process::begin_out(&out, "program")?;
+    if filter.level == TraceLevel::Device {
+        let share = filter.sample.unwrap_or(1.0);
+        super::process::warn_if_trace_is_large(mapped.num_devices() as f64 * share, &staged);
+    }
+    let events = match filter.level {
         TraceLevel::Off => None,
-        level => Some(EventsCsv::create(out.join("events.csv"), level).context("events.csv")?),
+        level => Some(EventsCsv::create(staged.path().join("events.csv"), level).context("events.csv")?),
     };
     let timeline = match &args.timeline {
         None => None,
@@ -171,8 +175,11 @@ pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         mask: args.mask.clone(),
         trace_level: args.trace_level.name().to_string(),
     };
-    write_reports(&out, &result, &hw, &run)?;
-    print!("{}", summary_text(&result, &hw, &run, &out));
+    write_reports(staged.path(), &result, &hw, &run)?;
+    staged
+        .commit()
+        .with_context(|| format!("moving the outputs into {}", out.display()))?;
+    out!("{}", summary_text(&result, &hw, &run, &out))?;
     Ok(())
 }
 

@@ -122,7 +122,7 @@ fn resolve(path: &Path) -> PathBuf {
 /// Runs `uswim reproduce`.
 pub fn run(args: ReproduceArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let methods = args.methods.clone();
+    let methods = super::process::dedup_with_warning("--methods", args.methods.clone());
     let seed = args.seed.seed;
     let out = args.out.resolve("reproduce");
     let variations = if args.variations.is_empty() {
@@ -178,7 +178,9 @@ pub fn run(args: ReproduceArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         }
         test.truncate(n);
     }
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    super::process::require_images(&calib, "train (calibration)", &args.data)?;
+    super::process::require_images(&test, "test", &args.data)?;
+    let staged = super::process::begin_out(&out, "reproduce")?;
 
     let bar = if global.quiet {
         ProgressBar::hidden()
@@ -195,9 +197,9 @@ pub fn run(args: ReproduceArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let results = reproduce::run(&spec, &net, &calib, &test, &|n| bar.inc(n)).map_err(classify)?;
     bar.finish_and_clear();
 
-    let csv = out.join("results.csv");
+    let csv = staged.path().join("results.csv");
     report::write_csv(&csv, &results).with_context(|| format!("writing {}", csv.display()))?;
-    let plots = report::write_plots(&out, &results).context("plots")?;
+    let plots = report::write_plots(staged.path(), &results).context("plots")?;
     let ctx = Context {
         model: format!("{} ({})", args.model.display(), net.arch()),
         dataset: test.name().to_string(),
@@ -208,15 +210,19 @@ pub fn run(args: ReproduceArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         command: command_line(),
     };
     let md = report::headline_markdown(&results, &ctx);
-    let headline = out.join("headline.md");
+    let headline = staged.path().join("headline.md");
     report::write_headline(&headline, &md).with_context(|| format!("writing {}", headline.display()))?;
-    print!("{md}");
-    println!(
+    staged
+        .commit()
+        .with_context(|| format!("moving the outputs into {}", out.display()))?;
+    let (csv, headline) = (out.join("results.csv"), out.join("headline.md"));
+    out!("{md}")?;
+    outln!(
         "wrote {}, {} and {} plots",
         csv.display(),
         headline.display(),
         plots.len()
-    );
+    )?;
     Ok(())
 }
 

@@ -30,9 +30,14 @@ pub struct SweepArgs {
     /// SLURM_ARRAY_TASK_COUNT inside a Slurm job array, else the whole grid.
     #[arg(long, value_name = "i/n")]
     shard: Option<String>,
-    /// Check the spec and every point's configuration, print the grid size and columns, run nothing.
+    /// Check the spec, every point's configuration, the models and the datasets (as a run does), print
+    /// the grid size and columns, run nothing.
     #[arg(long)]
     check: bool,
+    /// Continue an interrupted run of the same spec and shard from its partial results, skipping the
+    /// points it finished.
+    #[arg(long)]
+    resume: bool,
 }
 
 /// Runs `uswim sweep`.
@@ -47,15 +52,16 @@ pub fn run(args: SweepArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let selected = shard.unwrap_or(Shard::WHOLE);
     let points = selected.len(spec.len());
     if args.check {
-        sweep::expand(&spec, selected).map_err(classify)?;
-        println!(
+        let grid = sweep::check_grid(&spec, selected).map_err(classify)?;
+        sweep::prepare(&spec, &grid, false).map_err(classify)?;
+        outln!(
             "{}: {} points in the grid, {} in shard {selected}; spec hash {}",
             spec.name,
             spec.len(),
             points,
             spec.hash_hex()
-        );
-        println!("columns: {}", sweep::header(&spec).join(","));
+        )?;
+        outln!("columns: {}", sweep::header(&spec).join(","))?;
         return Ok(());
     }
     if let Some(s) = shard {
@@ -76,6 +82,7 @@ pub fn run(args: SweepArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let options = SweepOptions {
         shard,
         on_point_done: Some(&done),
+        resume: args.resume,
     };
     let report = sweep::run(&spec, &args.out.resolve("sweep"), &options).map_err(classify)?;
     bar.finish_and_clear();

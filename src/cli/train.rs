@@ -81,9 +81,10 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
                 ));
             }
         });
+        uswim::nn::train::check_finite(&net, &p, &config)?;
         test_accuracy = net.accuracy(&test_set)?.fraction();
         bar.suspend(|| {
-            println!(
+            outln!(
                 "epoch {e}/{}: train loss {:.4}, train accuracy {:.2}%, test accuracy {:.2}% ({:.1} s)",
                 config.epochs,
                 p.loss,
@@ -91,7 +92,7 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
                 100.0 * test_accuracy,
                 start.elapsed().as_secs_f64()
             )
-        });
+        })?;
     }
     bar.finish_and_clear();
     let metadata = BTreeMap::from([
@@ -110,11 +111,11 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     ]);
     model_file::save(&net, &args.output, &metadata)
         .with_context(|| format!("writing {}", args.output.display()))?;
-    println!(
+    outln!(
         "saved {} ({} test accuracy {:.2}%)",
         args.output.display(),
         args.arch,
         100.0 * test_accuracy
-    );
+    )?;
     Ok(())
 }

@@ -175,7 +175,7 @@ impl PulseDeviceConfig {
         check::positive("device.model.k_reset_us_per_v", self.k_reset_us_per_v)?;
         check::within("device.model.vth_set_v", self.vth_set_v, 0.0, 10.0)?;
         check::within("device.model.vth_reset_v", self.vth_reset_v, 0.0, 10.0)?;
-        check::positive("device.model.t_ref_ns", self.t_ref_ns)?;
+        check::positive_duration_ns("device.model.t_ref_ns", self.t_ref_ns)?;
         check::within("device.model.beta", self.beta, 0.0, 4.0)?;
         check::within("device.model.nu_set", self.nu_set, NU_MIN, NU_MAX)?;
         check::within("device.model.nu_reset", self.nu_reset, NU_MIN, NU_MAX)?;

@@ -54,7 +54,7 @@ impl HwConfig {
                 &format!("1..={} (array.rows)", self.array.rows),
             ));
         }
-        Ok(())
+        check::array_time_fits(self)
     }
 
     /// The conductance range R = g_max - g_min, in microsiemens.
@@ -81,7 +81,7 @@ impl ArrayConfig {
         check::count("array.rows", self.rows, 1, 65_536)?;
         check::count("array.cols", self.cols, 1, 65_536)?;
         if let ArrayCount::Fixed(n) = self.count {
-            check::count("array.count", n, 1, u32::MAX)?;
+            check::count("array.count", n, 1, check::MAX_ARRAYS)?;
         }
         Ok(())
     }
@@ -265,12 +265,12 @@ impl ProgramConfig {
             65_536,
         )?;
         check::count("program.rows_in_parallel", self.rows_in_parallel, 1, 65_536)?;
-        check::non_negative("program.row_setup_ns", self.row_setup_ns)?;
-        check::non_negative("program.read_settle_ns", self.read_settle_ns)?;
+        check::duration_ns("program.row_setup_ns", self.row_setup_ns)?;
+        check::duration_ns("program.read_settle_ns", self.read_settle_ns)?;
         check::within("program.read_voltage_v", self.read_voltage_v, 0.0, 5.0)?;
-        check::non_negative("program.read_pulse_ns", self.read_pulse_ns)?;
-        check::non_negative("program.driver_energy_pj", self.driver_energy_pj)?;
-        check::non_negative("program.row_setup_energy_pj", self.row_setup_energy_pj)?;
+        check::duration_ns("program.read_pulse_ns", self.read_pulse_ns)?;
+        check::energy_pj("program.driver_energy_pj", self.driver_energy_pj)?;
+        check::energy_pj("program.row_setup_energy_pj", self.row_setup_energy_pj)?;
         let step = 1.0 / f64::from((1u32 << device.bits_per_cell) - 1);
         if device.bits_per_cell > 1 && self.tolerance > step {
             return Err(ConfigError::out_of_range(
@@ -301,8 +301,8 @@ pub struct DacConfig {
 impl DacConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         check::count("dac.bits", self.bits, 1, 16)?;
-        check::non_negative("dac.conversion_ns", self.conversion_ns)?;
-        check::non_negative("dac.energy_pj", self.energy_pj)
+        check::duration_ns("dac.conversion_ns", self.conversion_ns)?;
+        check::energy_pj("dac.energy_pj", self.energy_pj)
     }
 }
 
@@ -326,8 +326,8 @@ pub struct AdcConfig {
 impl AdcConfig {
     fn validate(&self, array: &ArrayConfig) -> Result<(), ConfigError> {
         check::count("adc.bits", self.bits, 1, 16)?;
-        check::positive("adc.conversion_ns", self.conversion_ns)?;
-        check::non_negative("adc.energy_pj", self.energy_pj)?;
+        check::positive_duration_ns("adc.conversion_ns", self.conversion_ns)?;
+        check::energy_pj("adc.energy_pj", self.energy_pj)?;
         check::count("adc.adcs_per_array", self.adcs_per_array, 1, array.cols)
     }
 }
@@ -347,7 +347,7 @@ pub struct ControllerConfig {
 impl ControllerConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         check::within("controller.clock_mhz", self.clock_mhz, 1e-3, 1e5)?;
-        check::non_negative("controller.static_power_mw", self.static_power_mw)?;
+        check::power_mw("controller.static_power_mw", self.static_power_mw)?;
         check::count("controller.parallel_arrays", self.parallel_arrays, 1, 1 << 20)
     }
 

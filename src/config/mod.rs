@@ -4,6 +4,7 @@
 //! then deserialisation with unknown keys rejected, then range and cross-section checks. Every failure is
 //! one [`ConfigError`] naming the file, the dotted key path and the allowed range.
 
+pub mod check;
 mod device;
 mod error;
 mod hw;
@@ -15,7 +16,7 @@ mod variation;
 pub use device::{
     DeviceConfig, DeviceModelConfig, HEADROOM_FLOOR, PulseDeviceConfig, StatisticalConfig, StatisticalOutcome,
 };
-pub use error::{ConfigError, check};
+pub use error::ConfigError;
 pub use hw::{
     AdcConfig, ArrayConfig, ArrayCount, ColumnBinding, ControllerConfig, DacConfig, HwConfig, MappingConfig,
     OpenLoopConfig, ProgramConfig, SignedMapping,

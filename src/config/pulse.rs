@@ -70,7 +70,7 @@ impl PulseSchemeConfig {
             } => {
                 check::within("program.scheme.set_v", *set_v, 0.0, 20.0)?;
                 check::within("program.scheme.reset_v", *reset_v, 0.0, 20.0)?;
-                check::positive("program.scheme.width_ns", *width_ns)
+                check::positive_duration_ns("program.scheme.width_ns", *width_ns)
             }
             PulseSchemeConfig::Ispp {
                 set_start_v,
@@ -88,7 +88,7 @@ impl PulseSchemeConfig {
                     set_start_v.max(*reset_start_v),
                     20.0,
                 )?;
-                check::positive("program.scheme.width_ns", *width_ns)
+                check::positive_duration_ns("program.scheme.width_ns", *width_ns)
             }
             PulseSchemeConfig::Adaptive {
                 gain_v,
@@ -99,7 +99,7 @@ impl PulseSchemeConfig {
                 check::within("program.scheme.gain_v", *gain_v, 0.0, 100.0)?;
                 check::within("program.scheme.v_min_v", *v_min_v, 0.0, 20.0)?;
                 check::within("program.scheme.v_max_v", *v_max_v, *v_min_v, 20.0)?;
-                check::positive("program.scheme.width_ns", *width_ns)
+                check::positive_duration_ns("program.scheme.width_ns", *width_ns)
             }
         }
     }

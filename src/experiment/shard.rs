@@ -60,7 +60,16 @@ impl Shard {
     /// `None` outside a job array. Task ids are made 0-based with `SLURM_ARRAY_TASK_MIN` when it is set,
     /// so `--array=1-8` and `--array=0-7` both give shards 0..8 of 8.
     pub fn from_slurm(var: impl Fn(&str) -> Option<String>) -> Option<Result<Self, InputError>> {
-        let id = var("SLURM_ARRAY_TASK_ID")?;
+        let Some(id) = var("SLURM_ARRAY_TASK_ID") else {
+            // A task count without a task id is a broken job script, not "the whole grid".
+            return var("SLURM_ARRAY_TASK_COUNT").map(|count| {
+                Err(InputError::new(
+                    "SLURM_ARRAY_TASK_ID",
+                    "",
+                    format!("not set while SLURM_ARRAY_TASK_COUNT is ({count}); give --shard i/n"),
+                ))
+            });
+        };
         let parse = |name: &str, text: String| {
             text.trim()
                 .parse::<u32>()
@@ -143,6 +152,43 @@ pub struct SweepMeta {
     pub wall_time_s: f64,
     /// Worker threads used (informational; results do not depend on it).
     pub threads: usize,
+    /// [`RowsHash`] of the CSV's rows, 16 hex digits; `uswim merge` refuses a CSV whose rows differ.
+    /// Empty in metadata written before it existed (then only the row count and points are checked).
+    #[serde(default)]
+    pub rows_hash: String,
+}
+
+/// A 64-bit FNV-1a hash of a results CSV's rows (not its header), independent of CSV quoting: every
+/// field's bytes followed by 0x1f, every row followed by 0x1e.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowsHash(u64);
+
+impl Default for RowsHash {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl RowsHash {
+    /// Adds one row.
+    pub fn add<S: AsRef<str>>(&mut self, fields: impl IntoIterator<Item = S>) {
+        for field in fields {
+            self.bytes(field.as_ref().as_bytes());
+            self.bytes(&[0x1f]);
+        }
+        self.bytes(&[0x1e]);
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    /// As 16 hex digits.
+    pub fn hex(&self) -> String {
+        format!("{:016x}", self.0)
+    }
 }
 
 impl SweepMeta {
@@ -237,5 +283,25 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(err.to_string().contains("SLURM_ARRAY_TASK_COUNT"), "{err}");
+        let err = Shard::from_slurm(env(&[("SLURM_ARRAY_TASK_COUNT", "4")]))
+            .expect("a task count alone is refused, not ignored")
+            .unwrap_err();
+        assert!(err.to_string().contains("SLURM_ARRAY_TASK_ID"), "{err}");
+    }
+
+    #[test]
+    fn rows_hash_depends_on_every_field_and_its_boundaries() {
+        let hash = |rows: &[&[&str]]| {
+            let mut h = RowsHash::default();
+            for r in rows {
+                h.add(r.iter());
+            }
+            h.hex()
+        };
+        let base = hash(&[&["0", "a,b"], &["1", "c"]]);
+        assert_eq!(base, hash(&[&["0", "a,b"], &["1", "c"]]));
+        assert_ne!(base, hash(&[&["0", "a", "b"], &["1", "c"]]));
+        assert_ne!(base, hash(&[&["0", "a,b", "1", "c"]]));
+        assert_ne!(base, hash(&[&["0", "a,b"], &["1", "d"]]));
     }
 }

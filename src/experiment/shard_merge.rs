@@ -270,6 +270,7 @@ fn read_rows(
     }
     let mut expected = meta.shard.points(grid);
     let mut rows = Vec::with_capacity(meta.shard.len(grid));
+    let mut hash = super::shard::RowsHash::default();
     for (line, record) in reader.records().enumerate() {
         let record = record.map_err(|e| rows_error(format!("row {}: {e}", line + 1)))?;
         let point: usize = record
@@ -294,6 +295,7 @@ fn read_rows(
                 )));
             }
         }
+        hash.add(record.iter());
         rows.push((point, record.iter().map(str::to_string).collect()));
     }
     if let Some(want) = expected.next() {
@@ -302,6 +304,14 @@ fn read_rows(
             rows.len(),
             meta.shard,
             meta.shard.len(grid)
+        )));
+    }
+    if !meta.rows_hash.is_empty() && hash.hex() != meta.rows_hash {
+        return Err(rows_error(format!(
+            "its rows hash to {}, but its metadata records {}: the CSV was changed or belongs to \
+             another run",
+            hash.hex(),
+            meta.rows_hash
         )));
     }
     Ok(rows)

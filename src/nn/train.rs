@@ -189,6 +189,30 @@ impl Trainer {
     }
 }
 
+/// Refuses a training that diverged: a non-finite mean loss, or any non-finite parameter (a learning
+/// rate far too large gives NaN weights, which would otherwise be saved as a model).
+pub fn check_finite(net: &Network, progress: &Progress, config: &TrainConfig) -> Result<(), InputError> {
+    let bad_param = net
+        .params()
+        .iter()
+        .find(|p| p.value.iter().any(|v| !v.is_finite()));
+    if progress.loss.is_finite() && bad_param.is_none() {
+        return Ok(());
+    }
+    let what = match bad_param {
+        Some(p) => format!("parameter {} is not finite", p.name),
+        None => format!("the mean loss is {}", progress.loss),
+    };
+    Err(InputError::new(
+        "training settings",
+        "learning_rate",
+        format!(
+            "training diverged in epoch {} at learning rate {}: {what}; lower the learning rate",
+            progress.epoch, config.learning_rate
+        ),
+    ))
+}
+
 /// Trains `net` in place for `config.epochs` epochs (it is not re-initialised: call
 /// [`Network::initialize`] first for a fresh model) and returns the last epoch's final [`Progress`].
 /// `on_batch` is called after every update.
@@ -201,7 +225,9 @@ pub fn train(
     let mut trainer = Trainer::new(net, dataset, config)?;
     let mut last = None;
     for _ in 0..config.epochs {
-        last = Some(trainer.epoch(net, dataset, &mut on_batch));
+        let progress = trainer.epoch(net, dataset, &mut on_batch);
+        check_finite(net, &progress, config)?;
+        last = Some(progress);
     }
     Ok(last.expect("validated: at least one epoch"))
 }

@@ -1,8 +1,17 @@
 //! Crash-safe output files: write to a temporary sibling, rename on success.
+//!
+//! The temporary name is `.NAME.tmp-PID` (NAME cut to [`MAX_TEMP_STEM`] bytes, so that a long output
+//! name still leaves room for the suffix in a 255-byte file name). It is registered with
+//! [`super::cleanup`], so an interrupted run removes it, and a file of that form whose process is dead
+//! (a `kill -9`) is swept by the next [`AtomicFile::create`] in the same folder.
 
+use super::cleanup;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+/// The longest part of the final file name kept in a temporary name, in bytes.
+pub const MAX_TEMP_STEM: usize = 200;
 
 /// A file being written under a temporary name (`.NAME.tmp-PID` beside the final path). Call
 /// [`AtomicFile::commit`] to flush it and rename it into place; dropping it without committing removes
@@ -17,17 +26,26 @@ pub struct AtomicFile {
 impl AtomicFile {
     /// Starts writing `path` (its parent folder is created if missing).
     pub fn create(path: impl AsRef<Path>) -> io::Result<Self> {
+        if cleanup::terminating() {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "the process is being interrupted",
+            ));
+        }
         let final_path = path.as_ref().to_path_buf();
-        if let Some(parent) = final_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let parent = final_path.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(parent) = parent {
             std::fs::create_dir_all(parent)?;
         }
+        sweep_stale_temp_files(parent.unwrap_or(Path::new(".")));
         let name = final_path
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "output path has no file name"))?
             .to_string_lossy()
             .into_owned();
-        let temp_path = final_path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        let temp_path = final_path.with_file_name(temp_name(&name, std::process::id()));
         let file = File::create(&temp_path)?;
+        cleanup::register(&temp_path);
         Ok(Self {
             final_path,
             temp_path,
@@ -46,7 +64,12 @@ impl AtomicFile {
         let file = writer.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         drop(file);
-        std::fs::rename(&self.temp_path, &self.final_path)
+        let renamed = std::fs::rename(&self.temp_path, &self.final_path);
+        if renamed.is_err() {
+            let _ = std::fs::remove_file(&self.temp_path);
+        }
+        cleanup::unregister(&self.temp_path);
+        renamed
     }
 }
 
@@ -67,8 +90,44 @@ impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.writer.take().is_some() {
             let _ = std::fs::remove_file(&self.temp_path);
+            cleanup::unregister(&self.temp_path);
         }
     }
+}
+
+/// The temporary name of `name` written by process `pid`: `.NAME.tmp-PID`, NAME cut at a character
+/// boundary to at most [`MAX_TEMP_STEM`] bytes.
+pub fn temp_name(name: &str, pid: u32) -> String {
+    let mut end = name.len().min(MAX_TEMP_STEM);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(".{}.tmp-{pid}", &name[..end])
+}
+
+/// The process id in a temporary name of the form `.NAME.tmp-PID`, if it is one.
+pub fn temp_owner(file_name: &str) -> Option<u32> {
+    let rest = file_name.strip_prefix('.')?;
+    let (_, pid) = rest.rsplit_once(".tmp-")?;
+    pid.parse().ok()
+}
+
+/// Removes the temporary files in `dir` of processes that no longer run; returns how many. Errors
+/// (an unreadable folder, a file removed meanwhile) are ignored: sweeping is a courtesy.
+pub fn sweep_stale_temp_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(temp_owner)
+                .is_some_and(cleanup::is_stale_owner)
+        })
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
 }
 
 /// Writes `bytes` to `path` atomically.
@@ -94,6 +153,32 @@ mod tests {
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
         write_bytes(&path, b"a,b\n").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"a,b\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn temp_names_of_long_output_names_fit_in_a_file_name() {
+        let long = "x".repeat(246);
+        let name = temp_name(&long, u32::MAX);
+        assert!(name.len() <= 255, "{}", name.len());
+        assert_eq!(temp_owner(&name), Some(u32::MAX));
+        assert_eq!(temp_name("é".repeat(150).as_str(), 7).len(), 1 + 200 + 6);
+        assert_eq!(temp_owner(".events.csv.tmp-42"), Some(42));
+        assert_eq!(temp_owner("events.csv"), None);
+    }
+
+    #[test]
+    fn stale_temp_files_of_dead_processes_are_swept_and_live_ones_kept() {
+        let dir = std::env::temp_dir().join(format!("uswim-atomic-sweep-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dead = dir.join(temp_name("events.csv", u32::MAX - 1));
+        let mine = dir.join(temp_name("arrays.csv", std::process::id()));
+        let plain = dir.join("notes.tmp-1x");
+        for p in [&dead, &mine, &plain] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        assert_eq!(sweep_stale_temp_files(&dir), 1);
+        assert!(!dead.exists() && mine.exists() && plain.exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -8,12 +8,16 @@
 //! - [`timeline`]: `timeline.json`, the schedule in the Chrome trace-event format (Perfetto), streamed.
 //! - [`reports`]: `arrays.csv`, `layers.csv`, `summary.json`.
 //! - [`atomic`]: every file is written under a temporary name and renamed on success.
+//! - [`out_dir`]: every output folder is staged beside `--out` and moved into place whole.
+//! - [`cleanup`]: temporary files are removed on SIGINT/SIGTERM/SIGHUP and swept after a `kill -9`.
 //!
 //! **Invariant:** traces are never held in memory: events stream to their sink as they happen.
 
 pub mod atomic;
+pub mod cleanup;
 pub mod events_csv;
 mod num;
+pub mod out_dir;
 pub mod record;
 pub mod reports;
 pub mod sink;

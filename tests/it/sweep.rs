@@ -24,7 +24,7 @@ fn parse(text: &str) -> Result<SweepSpec, SweepError> {
 
 /// The first point whose configuration fails, as the error a run would report.
 fn first_point_error(spec: &SweepSpec) -> SweepError {
-    sweep::expand(spec, Shard::WHOLE).expect_err("a point must fail")
+    sweep::check_grid(spec, Shard::WHOLE).expect_err("a point must fail")
 }
 
 /// A small, fast two-axis sweep: the statistical device (no pulse physics), the MLP with 4-bit weights,
@@ -210,7 +210,7 @@ fn two_axis_sweep_writes_one_row_per_point_in_grid_order() {
 fn run_shard(spec: &SweepSpec, dir: &Path, index: u32, count: u32) {
     let options = SweepOptions {
         shard: Some(Shard::new(index, count, "test").unwrap()),
-        on_point_done: None,
+        ..SweepOptions::default()
     };
     sweep::run(spec, dir, &options).unwrap();
 }
