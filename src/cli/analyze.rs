@@ -19,9 +19,10 @@ use uswim::sensitivity::{self, Budget, Method, ScoreOptions};
 /// programmable weight its gradient and diagonal second derivative; the --method score ranks the weights
 /// globally and the budget (--fraction of the weights, or --time-budget-ns of expected write-verify time)
 /// selects the top. The device-aware scores (uswim, uswim-paper, uswim-cost) and the time budget see each
-/// weight's devices as the --hw mapping places them, with the sigmas its variation map draws for --seed:
-/// program with the same --hw and --seed (`uswim program --mask OUT/mask.safetensors --seed S`) and the
-/// analyzer has seen exactly the sigmas programmed.
+/// weight's devices as the --hw mapping places them, with the sigmas --knowledge gives them: the variation
+/// map's expectation (prior, the default), an estimate from characterisation cycles of the chip of --seed,
+/// or that chip's true sigmas (oracle, an upper bound: program with the same --hw and --seed and the
+/// analyzer has seen exactly the sigmas programmed).
 ///
 /// Writes into --out: sensitivity.csv (layer, index, weight, grad, hess, score, selected; index is the
 /// flat row-major index in the PyTorch layout, grad the mean dL/dw and hess the summed d2L/dw2 over the
@@ -61,7 +62,15 @@ pub struct AnalyzeArgs {
     /// Leave out the first-order term 2g of the `swim` and `uswim-paper` scores (the authors keep it).
     #[arg(long)]
     no_first_order: bool,
-    /// Seed of the device variation map (the programmer's --seed) and of the `random` score.
+    /// What the device-aware scores know of the devices: prior (the variation map's expectation, the
+    /// default), characterised (each device's sigma estimated from --characterise-cycles programming
+    /// cycles of the chip of --seed) or oracle (the true sigmas of that chip: an upper bound).
+    #[arg(long, value_name = "K", default_value = "prior")]
+    knowledge: String,
+    /// Programming cycles per device of `--knowledge characterised`.
+    #[arg(long, value_name = "N", default_value_t = selection::DEFAULT_CHARACTERISE_CYCLES)]
+    characterise_cycles: u32,
+    /// Seed of the chip (the programmer's --seed) and of the `random` score.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Output folder.
@@ -92,7 +101,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let curvature = sensitivity::analyze(&net, &calib, |_, _| {})?;
     let analyzed_s = start.elapsed().as_secs_f64();
-    let devices = selection::device_info(&mapped, &hw, args.seed);
+    let knowledge = selection::Knowledge::parse(&args.knowledge, args.characterise_cycles)?;
+    let devices = selection::device_info(&mapped, &hw, args.seed, knowledge);
     let options = ScoreOptions {
         method,
         seed: args.seed,
@@ -123,6 +133,9 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         args.hw,
         curvature.samples
     );
+    if method.needs_devices() {
+        println!("  device knowledge: {knowledge}");
+    }
     println!(
         "  method {method}, budget {budget}: {} of {} weights selected ({:.3}%)",
         chosen.selected,

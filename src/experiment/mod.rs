@@ -1,6 +1,7 @@
 //! Experiments: parameter sweeps over hardware configurations and run settings, and their sharding
 //! across a cluster.
 
+pub mod engine;
 pub mod reproduce;
 pub mod reproduce_report;
 pub mod selection;
