@@ -25,7 +25,7 @@ use uswim::sensitivity::{self, Budget, Method, ScoreOptions};
 /// analyzer has seen exactly the sigmas programmed).
 ///
 /// Writes into --out: sensitivity.csv (layer, index, weight, grad, hess, score, selected; index is the
-/// flat row-major index in the PyTorch layout, grad the mean dL/dw and hess the summed d2L/dw2 over the
+/// flat row-major index in the PyTorch layout, grad the mean dL/dw and hess the mean d2L/dw2 over the
 /// calibration images, both in raw weight units) and mask.safetensors (one u8 0/1 tensor per weight
 /// tensor, same names and shapes).
 #[derive(Debug, Args)]

@@ -80,12 +80,13 @@ pub struct ReproduceArgs {
     /// `outliers:device.variation.maps=[{kind="outliers",fraction=0.05,multiplier=5.0}]`.
     #[arg(long = "variation", value_name = "NAME:KEY=VALUE")]
     variations: Vec<String>,
-    /// Selection methods, comma-separated (magnitude, random, swim, uswim, uswim-paper, uswim-cost).
+    /// Selection methods, comma-separated (magnitude, random, swim, uswim, uswim-paper, uswim-cost,
+    /// measured).
     #[arg(
         long,
         value_name = "LIST",
         value_delimiter = ',',
-        default_value = "uswim,swim,magnitude,random"
+        default_value = "uswim,swim,measured,magnitude,random"
     )]
     methods: Vec<String>,
     /// Write-verify fractions, comma-separated, ascending, in (0, 1].

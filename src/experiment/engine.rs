@@ -8,7 +8,8 @@
 //!    programming noise;
 //! 2. selects the weights to verify: `random` from the chip seed; score methods from the sensitivity
 //!    pass and the device information [`super::selection::device_info`] gives under the point's
-//!    [`Knowledge`] (made once for every chip when it does not depend on the chip);
+//!    [`Knowledge`] (made once for every chip when it does not depend on the chip); `measured` from the
+//!    chip's own open-loop errors, read once after an open-loop programming ([`Engine::measured_mask`]);
 //! 3. programs that chip once with the configuration's programmer (statistical or pulse-level, whichever
 //!    it says), keeping the final conductances;
 //! 4. reads the weights back and classifies the test set.
@@ -20,11 +21,14 @@ use super::selection::{Knowledge, device_info};
 use crate::config::HwConfig;
 use crate::error::InputError;
 use crate::eval::{EvalError, Evaluator, Stats, run_seed};
-use crate::map::Mapped;
+use crate::map::{Mapped, read_back};
 use crate::nn::{Dataset, Network};
-use crate::sensitivity::{self, Budget, Curvature, Method, ScoreOptions, Scores};
-use crate::sim::{self, Mask, ProgramOptions};
+use crate::rng::{self, Purpose};
+use crate::sensitivity::{self, Budget, Curvature, Method, ScoreOptions, Scores, WeightDeviceInfo};
+use crate::sim::{self, Mask, ProgramOptions, ProgramResult, predict};
 use crate::trace::{NullSink, Summary, TraceFilter, TraceLevel};
+use rand::Rng;
+use rand_distr::StandardNormal;
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -189,33 +193,99 @@ impl<'a> Engine<'a> {
         Ok(PointOutcome { runs })
     }
 
-    /// One run on the chip of `chip_seed`.
+    /// One run on the chip of `chip_seed`. A `measured` selection first programs the chip open-loop and
+    /// reads every device (see [`Engine::measured_mask`]), then programs it again with its mask: the
+    /// programmer's open-loop writes draw from a stream independent of the mask, so the second
+    /// programming's open-loop states are the ones measured. The read's predicted time and energy
+    /// ([`predict::read_all`]) are added to the run's totals (the energy to `verify_reads_pj`).
     fn run(&self, selector: &Selector, chip_seed: u64) -> Result<RunOutcome, PointFailure> {
-        let mask = self.mask(selector, chip_seed)?;
-        match &self.evaluator {
+        let (mask, read) = if selector.method.measures_chip() && selector.needs_scores() {
+            let mask = self.measured_mask(selector, chip_seed)?;
+            (Cow::Owned(mask), Some(predict::read_all(self.mapped, self.hw)))
+        } else {
+            (self.mask(selector, chip_seed)?, None)
+        };
+        let (accuracy, mut summary) = match &self.evaluator {
             Some(evaluator) => {
                 let run = evaluator.run(&mask, chip_seed)?;
-                Ok(RunOutcome {
-                    chip_seed,
-                    accuracy: Some(run.accuracy),
-                    summary: run.summary,
-                })
+                (Some(run.accuracy), run.summary)
             }
-            None => {
-                let options = ProgramOptions {
-                    seed: chip_seed,
-                    trace: TraceFilter::level(TraceLevel::Off),
-                    keep_conductances: false,
-                };
-                let result = sim::program(self.mapped, self.hw, &mask, &options, &mut NullSink)
-                    .map_err(|e| PointFailure::fault(e.to_string()))?;
-                Ok(RunOutcome {
-                    chip_seed,
-                    accuracy: None,
-                    summary: result.summary,
-                })
+            None => (None, self.program(&mask, chip_seed, false)?.summary),
+        };
+        if let Some(read) = read {
+            summary.total_time_ns += read.time_ns;
+            summary.total_cycles += read.cycles;
+            summary.energy.verify_reads_pj += read.energy_pj;
+        }
+        Ok(RunOutcome {
+            chip_seed,
+            accuracy,
+            summary,
+        })
+    }
+
+    /// Programs the chip of `chip_seed` with `mask`.
+    fn program(
+        &self,
+        mask: &Mask,
+        chip_seed: u64,
+        keep_conductances: bool,
+    ) -> Result<ProgramResult, PointFailure> {
+        let options = ProgramOptions {
+            seed: chip_seed,
+            trace: TraceFilter::level(TraceLevel::Off),
+            keep_conductances,
+        };
+        sim::program(self.mapped, self.hw, mask, &options, &mut NullSink)
+            .map_err(|e| PointFailure::fault(e.to_string()))
+    }
+
+    /// The `measured` mask of the chip of `chip_seed`: program it open-loop, read every device once
+    /// (read noise `device.read_noise` from the stream `(chip seed, Measure, array)`), read the weights
+    /// back, and score each weight by `0.5 H' e^2`, `e` its error normalised by its layer's max|W|.
+    pub fn measured_mask(&self, selector: &Selector, chip_seed: u64) -> Result<Mask, PointFailure> {
+        let curvature = self
+            .curvature
+            .ok_or_else(|| PointFailure::fault("no sensitivity pass for `measured`"))?;
+        let open = self.program(&Mask::None, chip_seed, true)?;
+        let mut read_us = open
+            .conductances_us
+            .expect("the programmer returns conductances when asked");
+        let noise_us = (self.hw.device.read_noise * self.hw.device.range_us()) as f32;
+        if noise_us > 0.0 {
+            for a in 0..self.mapped.num_arrays() {
+                let range = self.mapped.device_range(a);
+                let mut rng = rng::stream(chip_seed, Purpose::Measure, u64::from(a));
+                for g in &mut read_us[range.start as usize..range.end as usize] {
+                    let z: f32 = rng.sample(StandardNormal);
+                    *g += noise_us * z;
+                }
             }
         }
+        let back = read_back(self.mapped, &read_us).map_err(|e| PointFailure::fault(e.to_string()))?;
+        let ideal = self.mapped.quantized_weights();
+        let devices: Vec<WeightDeviceInfo> = back
+            .iter()
+            .zip(&ideal)
+            .zip(&curvature.layers)
+            .map(|((b, q), l)| {
+                let s = f64::from(l.scale());
+                let variance_reduction: Vec<f32> = b
+                    .iter()
+                    .zip(q)
+                    .map(|(b, q)| (f64::from(b - q) / s).powi(2) as f32)
+                    .collect();
+                let n = variance_reduction.len();
+                WeightDeviceInfo {
+                    variance_reduction,
+                    band_multiplier: vec![1.0; n],
+                    expected_verify_ns: vec![1.0; n],
+                }
+            })
+            .collect();
+        let scores = sensitivity::score(curvature, Some(&devices), &ScoreOptions::new(Method::Measured))?;
+        let selection = sensitivity::select(&scores, Budget::Fraction(selector.fraction), None)?;
+        Ok(Mask::Weights(selection.layers))
     }
 
     /// The mask of `selector` on the chip of `chip_seed`: all weights at fraction 1, none at 0; in

@@ -93,8 +93,14 @@ pub fn default_variations() -> Vec<VariationSetting> {
     ]
 }
 
-/// The default methods: uswim, swim, magnitude, random.
-pub const DEFAULT_METHODS: [Method; 4] = [Method::Uswim, Method::Swim, Method::Magnitude, Method::Random];
+/// The default methods: uswim, swim, measured, magnitude, random.
+pub const DEFAULT_METHODS: [Method; 5] = [
+    Method::Uswim,
+    Method::Swim,
+    Method::Measured,
+    Method::Magnitude,
+    Method::Random,
+];
 
 /// The default grid of write-verify fractions: 1-2-5 steps from 0.1% to 100%.
 pub const DEFAULT_FRACTIONS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0];
@@ -675,9 +681,9 @@ mod tests {
             max_drop_pct: 0.5,
         };
         assert!(spec.validate().is_ok());
-        // 3 settings x (2 references + 4 methods x 9 fractions below 1) x 6 runs, and the physical
-        // preset's (2 + 4 x 2) x 2.
-        assert_eq!(spec.work_units(), 3 * 38 * 6 + 10 * 2);
+        // 3 settings x (2 references + 5 methods x 9 fractions below 1) x 6 runs, and the physical
+        // preset's (2 + 5 x 2) x 2.
+        assert_eq!(spec.work_units(), 3 * 47 * 6 + 12 * 2);
         for bad in [
             Spec {
                 runs: 0,

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use uswim::experiment::engine::{Engine, PointOutcome, Selector};
 use uswim::experiment::reproduce::{
     self, FULL_VERIFY, NO_VERIFY, Results, Row, Spec, VariationSetting, reference, series,
 };
@@ -10,6 +11,7 @@ use uswim::experiment::reproduce_report::{self, Context, headlines};
 use uswim::experiment::selection::Knowledge;
 use uswim::experiment::sweep::{self, SweepOptions};
 use uswim::experiment::sweep_spec::SweepSpec;
+use uswim::map::{LayerWeights, Mapped};
 use uswim::nn::{Dataset, Split, model_file};
 use uswim::sensitivity::{self, Method};
 
@@ -345,4 +347,84 @@ fn reproduce_and_sweep_give_the_same_numbers_for_the_same_point_bit_for_bit() {
         full.accuracy_mean_pct
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The paired difference `a - b` of two points' accuracies on the same chips, in points.
+fn paired(a: &PointOutcome, b: &PointOutcome) -> uswim::eval::Stats {
+    let d: Vec<f64> = a
+        .accuracies()
+        .iter()
+        .zip(b.accuracies())
+        .map(|(x, y)| 100.0 * (x - y))
+        .collect();
+    uswim::eval::Stats::of(&d).unwrap()
+}
+
+/// LeNet on `paper_statistical` under the authors' band variation, with its sensitivity pass.
+fn band_setup() -> (
+    uswim::nn::Network,
+    uswim::config::HwConfig,
+    Dataset,
+    uswim::sensitivity::Curvature,
+) {
+    let (net, _) = model_file::load(Some("lenet"), &model_path()).unwrap();
+    let mut calib = Dataset::load("mnist", Split::Train).unwrap();
+    calib.truncate(512);
+    let mut test = Dataset::load("mnist", Split::Test).unwrap();
+    test.truncate(1000);
+    let overrides =
+        [uswim::config::parse_override("device.variation.maps=[{kind=\"band\",multiplier=3.0}]").unwrap()];
+    let hw = uswim::config::load("paper_statistical", &overrides).unwrap();
+    let curvature = sensitivity::analyze(&net, &calib, |_, _| {}).unwrap();
+    (net, hw, test, curvature)
+}
+
+#[test]
+fn under_band_uswim_beats_swim_and_swim_beats_random_at_1_percent_beyond_the_paired_interval() {
+    let (net, hw, test, curvature) = band_setup();
+    let mapped = Mapped::new(&LayerWeights::of_network(&net), &hw).unwrap();
+    let engine = Engine::new(&net, &mapped, &hw, Some(&curvature), Some(&test)).unwrap();
+    let at = |method| {
+        let selector = Selector {
+            method,
+            fraction: 0.01,
+            knowledge: Knowledge::Prior,
+        };
+        engine.evaluate(&selector, 21, 24).unwrap()
+    };
+    let (uswim, swim, random) = (at(Method::Uswim), at(Method::Swim), at(Method::Random));
+    let u_s = paired(&uswim, &swim);
+    let s_r = paired(&swim, &random);
+    assert!(u_s.ci95_low > 0.0, "uswim - swim: {u_s:?}");
+    assert!(s_r.ci95_low > 0.0, "swim - random: {s_r:?}");
+}
+
+#[test]
+fn measured_beats_random_at_a_larger_time_budget() {
+    let (net, hw, test, curvature) = band_setup();
+    let mapped = Mapped::new(&LayerWeights::of_network(&net), &hw).unwrap();
+    let engine = Engine::new(&net, &mapped, &hw, Some(&curvature), Some(&test)).unwrap();
+    let at = |method, fraction| {
+        let selector = Selector {
+            method,
+            fraction,
+            knowledge: Knowledge::Prior,
+        };
+        engine.evaluate(&selector, 5, 12).unwrap()
+    };
+    // measured at 1% pays a read of every device on top of its verify; random gets 5% of the weights.
+    let measured = at(Method::Measured, 0.01);
+    let random = at(Method::Random, 0.05);
+    let read = uswim::sim::predict::read_all(&mapped, &hw);
+    let open_loop = at(Method::Random, 0.0);
+    assert!(read.time_ns > 0.0);
+    assert!(measured.time_ns() > open_loop.time_ns() + read.time_ns);
+    assert!(
+        measured.time_ns() <= random.time_ns(),
+        "{} vs {}",
+        measured.time_ns(),
+        random.time_ns()
+    );
+    let d = paired(&measured, &random);
+    assert!(d.ci95_low > 0.0, "measured - random: {d:?}");
 }
