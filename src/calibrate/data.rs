@@ -292,7 +292,7 @@ fn check_ramp(
             label,
             format!(
                 "no clear direction (trend {slope:.4} per pulse, t = {t:.1}): give SET and RESET ramps in \
-                 separate files with --set and --reset"
+                 separate files with --set-ramps and --reset-ramps"
             ),
         )),
         ColumnPolarity::FromTrend => Ok(seen),
@@ -300,7 +300,7 @@ fn check_ramp(
             file,
             label,
             format!(
-                "{} (trend {slope:.4} per pulse, t = {t:.1}), so it is not a {} ramp; check --set and --reset",
+                "{} (trend {slope:.4} per pulse, t = {t:.1}), so it is not a {} ramp; check --set-ramps and --reset-ramps",
                 if slope > 0.0 { "rises" } else { "falls" },
                 p.name().to_uppercase()
             ),

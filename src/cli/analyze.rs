@@ -2,12 +2,11 @@
 //! writes `sensitivity.csv` and the write-verify mask `mask.safetensors` that `uswim program --mask` reads.
 
 use super::BadInput;
-use super::hw::parse_overrides;
+use super::args::{HwArgs, OutDir, SeedArg, method_parser};
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
-use uswim::config;
 use uswim::experiment::selection;
 use uswim::map::{LayerWeights, Mapped};
 use uswim::nn::{Dataset, Split, model_file};
@@ -15,7 +14,7 @@ use uswim::sensitivity::{self, Budget, Method, ScoreOptions};
 
 /// Analyze a trained network's sensitivity to device variation and choose the weights to write-verify.
 ///
-/// One forward and second-order backward pass over the first --calib training images gives every
+/// One forward and second-order backward pass over the first --calib-samples training images gives every
 /// programmable weight its gradient and diagonal second derivative; the --method score ranks the weights
 /// globally and the budget (--fraction of the weights, or --time-budget-ns of expected write-verify time)
 /// selects the top. The device-aware scores (uswim, uswim-paper, uswim-cost) and the time budget see each
@@ -30,6 +29,10 @@ use uswim::sensitivity::{self, Budget, Method, ScoreOptions};
 /// tensor, same names and shapes).
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("budget").required(true).args(["fraction", "time_budget_ns"])))]
+#[command(after_help = "Examples:\n  \
+uswim analyze --model models/lenet_mnist.safetensors --hw paper_statistical --fraction 0.05\n  \
+uswim analyze --model models/lenet_mnist.safetensors --method swim --time-budget-ns 2e6 --out out/swim\n  \
+uswim program --model models/lenet_mnist.safetensors --hw paper_statistical --mask out/analyze/mask.safetensors")]
 pub struct AnalyzeArgs {
     /// Trained model weights (safetensors, PyTorch names and layouts).
     #[arg(long, value_name = "FILE")]
@@ -38,21 +41,17 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "NAME")]
     arch: Option<String>,
     /// Dataset name (mnist, fashion-mnist) or folder of IDX files; calibration uses its training split.
-    #[arg(long, default_value = "mnist")]
-    dataset: String,
-    /// Hardware configuration: a TOML file or a preset name (see `uswim hw list`).
-    #[arg(long, value_name = "FILE|PRESET", default_value = config::DEFAULT_PRESET)]
-    hw: String,
-    /// Override a hardware key, e.g. `--set device.variation.maps.0={kind="lognormal",sigma_log=0.9}`
-    /// (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    overrides: Vec<String>,
+    #[arg(long, value_name = "NAME|DIR", alias = "dataset", default_value = "mnist")]
+    data: String,
+    /// The hardware (its mapping and variation map give the device-aware scores their sigmas).
+    #[command(flatten)]
+    hw: HwArgs,
     /// Calibration images: the first N of the training split.
-    #[arg(long, value_name = "N", default_value_t = 4096)]
-    calib: usize,
-    /// Score: magnitude, random, swim, uswim, uswim-paper or uswim-cost.
-    #[arg(long, value_name = "M", default_value = "uswim")]
-    method: String,
+    #[arg(long, value_name = "N", alias = "calib", default_value_t = 4096)]
+    calib_samples: usize,
+    /// Score of each weight.
+    #[arg(long, value_name = "METHOD", value_parser = method_parser(), default_value = "uswim")]
+    method: Method,
     /// Budget: the fraction of all programmable weights to verify, in [0, 1].
     #[arg(long, value_name = "F")]
     fraction: Option<f64>,
@@ -71,51 +70,52 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = selection::DEFAULT_CHARACTERISE_CYCLES)]
     characterise_cycles: u32,
     /// Seed of the chip (the programmer's --seed) and of the `random` score.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    seed: SeedArg,
     /// Output folder.
-    #[arg(long, value_name = "DIR", default_value = "analyze-out")]
-    out: PathBuf,
+    #[command(flatten)]
+    out: OutDir,
 }
 
 /// Runs `uswim analyze`.
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
-    let method: Method = args.method.parse()?;
+    let method = args.method;
+    let seed = args.seed.seed;
+    let out = args.out.resolve("analyze");
     let budget = match (args.fraction, args.time_budget_ns) {
         (Some(f), None) => Budget::Fraction(f),
         (None, Some(t)) => Budget::TimeNs(t),
         _ => return Err(BadInput("give exactly one of --fraction and --time-budget-ns".into()).into()),
     };
     budget.validate()?;
-    if args.calib == 0 {
-        return Err(BadInput("--calib: 0 images; allowed: at least 1".into()).into());
+    if args.calib_samples == 0 {
+        return Err(BadInput("--calib-samples: 0 images; allowed: at least 1".into()).into());
     }
-    let overrides = parse_overrides(&args.overrides)?;
-    let hw = config::load(&args.hw, &overrides)?;
+    let hw = args.hw.load()?;
     let (net, _) = model_file::load(args.arch.as_deref(), &args.model)?;
-    let mut calib = Dataset::load(&args.dataset, Split::Train)?;
-    calib.truncate(args.calib);
+    let mut calib = Dataset::load(&args.data, Split::Train)?;
+    calib.truncate(args.calib_samples);
     let mapped = Mapped::new(&LayerWeights::of_network(&net), &hw)
-        .map_err(|e| BadInput(format!("{} on {}: {e}", args.model.display(), args.hw)))?;
+        .map_err(|e| BadInput(format!("{} on {}: {e}", args.model.display(), args.hw.hw)))?;
 
     let start = Instant::now();
     let curvature = sensitivity::analyze(&net, &calib, |_, _| {})?;
     let analyzed_s = start.elapsed().as_secs_f64();
     let knowledge = selection::Knowledge::parse(&args.knowledge, args.characterise_cycles)?;
-    let devices = selection::device_info(&mapped, &hw, args.seed, knowledge);
+    let devices = selection::device_info(&mapped, &hw, seed, knowledge);
     let options = ScoreOptions {
         method,
-        seed: args.seed,
+        seed,
         first_order: !args.no_first_order,
     };
     let scores = sensitivity::score(&curvature, Some(&devices), &options)?;
     let chosen = sensitivity::select(&scores, budget, Some(&devices))?;
 
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let csv = args.out.join("sensitivity.csv");
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let csv = out.join("sensitivity.csv");
     sensitivity::write_csv(&csv, &curvature, &scores, &chosen)
         .with_context(|| format!("writing {}", csv.display()))?;
-    let mask_path = args.out.join("mask.safetensors");
+    let mask_path = out.join("mask.safetensors");
     sensitivity::Mask::from_selection(&curvature, &chosen)
         .write(&mask_path)
         .with_context(|| format!("writing {}", mask_path.display()))?;
@@ -130,7 +130,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         args.model.display(),
         net.arch(),
         hw.name,
-        args.hw,
+        args.hw.hw,
         curvature.samples
     );
     if method.needs_devices() {

@@ -3,12 +3,12 @@
 //! measured pulse responses) is added beside `Report` in [`DeviceCommand`].
 
 use super::BadInput;
-use super::hw::parse_overrides;
+use super::args::{HwArgs, SeedArg};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
-use uswim::config::{self, DEFAULT_PRESET, HwConfig};
+use uswim::config::HwConfig;
 use uswim::device::report::{self, LevelReport};
 use uswim::trace::atomic::AtomicFile;
 
@@ -43,25 +43,25 @@ pub enum DeviceCommand {
 
 /// Arguments of `uswim device report`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+uswim device --hw rram_1t1r_256                           # 10,000 devices per level\n  \
+uswim device --set program.scheme.v_step_v=0.1 --level 3 --trials 1000 --csv level3.csv")]
 pub struct ReportArgs {
-    /// A TOML file or a preset name (see `uswim hw list`).
-    #[arg(long, value_name = "FILE|PRESET", default_value = DEFAULT_PRESET)]
-    hw: String,
-    /// Override a key, e.g. `--set program.scheme.v_step_v=0.1` (repeatable; applied before validation).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    overrides: Vec<String>,
+    /// The hardware.
+    #[command(flatten)]
+    hw: HwArgs,
     /// Only this level (0..2^bits_per_cell); default: every level.
     #[arg(long, value_name = "L")]
     level: Option<u32>,
     /// Devices per level.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     trials: u32,
-    /// Random seed; the same seed gives the same numbers for any thread count.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    /// Seed of every device draw.
+    #[command(flatten)]
+    seed: SeedArg,
     /// Also write the report as CSV (one row per level, with a header).
-    #[arg(long, value_name = "FILE.csv")]
-    out: Option<PathBuf>,
+    #[arg(long, value_name = "FILE.csv", alias = "out")]
+    csv: Option<PathBuf>,
 }
 
 /// Runs a `uswim device` command.
@@ -74,8 +74,7 @@ pub fn run(args: DeviceArgs) -> anyhow::Result<()> {
 }
 
 fn run_report(args: ReportArgs) -> anyhow::Result<()> {
-    let overrides = parse_overrides(&args.overrides)?;
-    let hw = config::load(&args.hw, &overrides)?;
+    let hw = args.hw.load()?;
     let levels: Vec<u32> = match args.level {
         Some(level) if level >= hw.device.levels() => {
             return Err(BadInput(format!(
@@ -88,9 +87,9 @@ fn run_report(args: ReportArgs) -> anyhow::Result<()> {
         Some(level) => vec![level],
         None => (0..hw.device.levels()).collect(),
     };
-    let reports = report::run(&hw, &levels, args.trials, args.seed);
+    let reports = report::run(&hw, &levels, args.trials, args.seed.seed);
     print_table(&hw, &args, &reports);
-    if let Some(path) = &args.out {
+    if let Some(path) = &args.csv {
         write_csv(&hw, path, &reports).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
@@ -175,10 +174,10 @@ fn print_table(hw: &HwConfig, args: &ReportArgs, reports: &[LevelReport]) {
     let _ = writeln!(
         out,
         "{} ({}): {} devices per level, seed {}, tolerance +-{:.3} uS, max {} iterations",
-        if hw.name.is_empty() { &args.hw } else { &hw.name },
-        args.hw,
+        if hw.name.is_empty() { &args.hw.hw } else { &hw.name },
+        args.hw.hw,
         args.trials,
-        args.seed,
+        args.seed.seed,
         hw.program.tolerance * range,
         hw.program.max_iterations,
     );

@@ -2,6 +2,7 @@
 //! configuration with it.
 
 use super::BadInput;
+use super::args::{HwArgs, SeedArg};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use std::io::Write;
@@ -10,7 +11,6 @@ use uswim::calibrate::data::{self, ColumnPolarity, Measured, Quantity};
 use uswim::calibrate::export::ReadNoiseSource;
 use uswim::calibrate::fit::{FitSettings, LawKind};
 use uswim::calibrate::{self, Calibration, Options, PulseChoice};
-use uswim::config::{self, DEFAULT_PRESET};
 use uswim::pulse::Polarity;
 use uswim::trace::atomic;
 
@@ -54,17 +54,21 @@ pub enum LawArg {
 /// converges on the fitted device (tuning the scheme's voltages if it does not), and writes the base
 /// configuration with the fitted device.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+uswim device fit --format ramps --set-ramps set.csv --reset-ramps reset.csv -o fitted.toml --plot fit.png\n  \
+uswim device fit --format deltas --data deltas.csv --unit norm --window-us 5,100 -o fitted.toml\n  \
+uswim device --hw fitted.toml                # write-verify on the fitted device")]
 pub struct FitArgs {
     /// Data file. Ramps format: each column's polarity follows its trend (rising: SET, falling: RESET).
     /// Deltas format: the two columns up, down.
-    #[arg(long, value_name = "FILE.csv", required_unless_present_any = ["set", "reset"])]
+    #[arg(long, value_name = "FILE.csv", required_unless_present_any = ["set_ramps", "reset_ramps"])]
     data: Option<PathBuf>,
     /// SET ramps, one column per ramp (ramps format).
-    #[arg(long = "set", value_name = "FILE.csv", conflicts_with = "data")]
-    set: Option<PathBuf>,
+    #[arg(long, value_name = "FILE.csv", conflicts_with = "data")]
+    set_ramps: Option<PathBuf>,
     /// RESET ramps, one column per ramp (ramps format).
-    #[arg(long = "reset", value_name = "FILE.csv", conflicts_with = "data")]
-    reset: Option<PathBuf>,
+    #[arg(long, value_name = "FILE.csv", alias = "reset", conflicts_with = "data")]
+    reset_ramps: Option<PathBuf>,
     /// Layout of the data: `ramps` or `deltas`.
     #[arg(long, value_enum)]
     format: Format,
@@ -77,10 +81,10 @@ pub struct FitArgs {
     /// The window, in uS, that normalised data is mapped onto (default: the base configuration's).
     #[arg(long, value_name = "LO,HI")]
     window_us: Option<String>,
-    /// Base configuration (a pulse-device preset or TOML file): the written file is it with the fitted
-    /// device.
-    #[arg(long, value_name = "FILE|PRESET", default_value = DEFAULT_PRESET)]
-    hw: String,
+    /// Base configuration (a pulse-device preset or TOML file, with --set overrides): the written file
+    /// is it with the fitted device.
+    #[command(flatten)]
+    hw: HwArgs,
     /// Amplitude of the measured SET pulses, in V (default: the base scheme's first SET pulse).
     #[arg(long, value_name = "V")]
     set_v: Option<f64>,
@@ -104,11 +108,11 @@ pub struct FitArgs {
     #[arg(long, default_value_t = 200)]
     bootstrap: usize,
     /// Seed of every simulation (bootstrap, write-verify check, measured versus simulated).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    seed: SeedArg,
     /// The hardware configuration to write.
-    #[arg(long, value_name = "FILE.toml")]
-    out: PathBuf,
+    #[arg(short, long, value_name = "FILE.toml", alias = "out")]
+    output: PathBuf,
     /// Also plot measured versus simulated ramps (PNG or SVG, from the extension).
     #[arg(long, value_name = "FILE.png")]
     plot: Option<PathBuf>,
@@ -157,7 +161,10 @@ fn load(args: &FitArgs, quantity: Quantity) -> anyhow::Result<Measured> {
             data::load_ramps(path, ColumnPolarity::FromTrend, quantity).map_err(|e| bad(e.to_string()))?,
         ),
         (Format::Ramps, None) => {
-            for (path, polarity) in [(&args.set, Polarity::Set), (&args.reset, Polarity::Reset)] {
+            for (path, polarity) in [
+                (&args.set_ramps, Polarity::Set),
+                (&args.reset_ramps, Polarity::Reset),
+            ] {
                 if let Some(path) = path {
                     let loaded = data::load_ramps(path, ColumnPolarity::All(polarity), quantity)
                         .map_err(|e| bad(e.to_string()))?;
@@ -197,15 +204,15 @@ fn check_plot_path(path: &Path) -> anyhow::Result<()> {
 
 /// Runs `uswim device fit`.
 pub fn run(args: FitArgs) -> anyhow::Result<()> {
-    if args.format == Format::Deltas && (args.set.is_some() || args.reset.is_some()) {
+    if args.format == Format::Deltas && (args.set_ramps.is_some() || args.reset_ramps.is_some()) {
         return Err(bad(
-            "--set/--reset take ramps files; a deltas file is given with --data",
+            "--set-ramps/--reset-ramps take ramps files; a deltas file is given with --data",
         ));
     }
     if let Some(path) = &args.plot {
         check_plot_path(path)?;
     }
-    let base = config::load(&args.hw, &[])?;
+    let base = args.hw.load()?;
     let quantity = quantity(&args)?;
     if args.window_us.is_some() && !quantity.is_normalized() {
         return Err(bad(
@@ -238,7 +245,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
             ReadNoiseSource::Base
         },
         bootstrap: args.bootstrap,
-        seed: args.seed,
+        seed: args.seed.seed,
         settings: FitSettings {
             law,
             ..FitSettings::default()
@@ -246,8 +253,8 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         ..Options::default()
     };
     let cal = calibrate::calibrate(&measured, &base, &options).map_err(|e| bad(e.to_string()))?;
-    atomic::write_bytes(&args.out, calibrate::config_text(&cal).as_bytes())
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    atomic::write_bytes(&args.output, calibrate::config_text(&cal).as_bytes())
+        .with_context(|| format!("writing {}", args.output.display()))?;
     if let Some(path) = &args.plot {
         uswim::plot::render_panels(&calibrate::charts(&cal), 2, path)
             .with_context(|| format!("plotting {}", path.display()))?;
@@ -302,7 +309,7 @@ fn print_report(cal: &Calibration, args: &FitArgs) {
             let _ = writeln!(out, "  - {note}");
         }
     }
-    let _ = writeln!(out, "\nwrote {}", args.out.display());
+    let _ = writeln!(out, "\nwrote {}", args.output.display());
     if let Some(path) = &args.plot {
         let _ = writeln!(out, "wrote {}", path.display());
     }

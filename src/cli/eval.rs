@@ -7,18 +7,21 @@ use uswim::nn::{Dataset, Split, model_file};
 
 /// Arguments of `uswim eval`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+uswim eval --model models/lenet_mnist.safetensors\n  \
+uswim eval --model my_net.safetensors --arch convnet --data fashion-mnist --json")]
 pub struct EvalArgs {
     /// Model file (safetensors with PyTorch state_dict names).
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
     /// Architecture (mlp, lenet, convnet, resnet18); defaults to the `arch` recorded in the file by
     /// `uswim train`.
-    #[arg(long)]
+    #[arg(long, value_name = "NAME")]
     arch: Option<String>,
     /// Dataset name (mnist, fashion-mnist) or folder of IDX files; the test split is used.
-    #[arg(long, default_value = "mnist")]
-    dataset: String,
-    /// Also print one JSON object on the last line (accuracy as a fraction, images, correct, ...).
+    #[arg(long, value_name = "NAME|DIR", alias = "dataset", default_value = "mnist")]
+    data: String,
+    /// Also print one JSON object on the last line (accuracy_pct in percent, images, correct, ...).
     #[arg(long)]
     json: bool,
 }
@@ -27,7 +30,7 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let (net, _) = model_file::load(args.arch.as_deref(), &args.model)?;
     let arch = net.arch();
-    let test_set = Dataset::load(&args.dataset, Split::Test)?;
+    let test_set = Dataset::load(&args.data, Split::Test)?;
     let start = Instant::now();
     let acc = net.accuracy(&test_set)?;
     let seconds = start.elapsed().as_secs_f64();
@@ -44,7 +47,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             "arch": arch,
             "dataset": test_set.name(),
             "split": "test",
-            "accuracy": acc.fraction(),
+            "accuracy_pct": 100.0 * acc.fraction(),
             "correct": acc.correct,
             "images": acc.images,
             "seconds": seconds,

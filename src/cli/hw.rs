@@ -1,5 +1,6 @@
 //! `uswim hw`: list, check and print hardware configurations.
 
+use super::args::parse_overrides;
 use clap::{Args, Subcommand};
 use uswim::config;
 
@@ -7,8 +8,12 @@ use uswim::config;
 #[derive(Debug, Subcommand)]
 pub enum HwCommand {
     /// Validate a configuration file or preset and print it resolved (defaults filled in), as TOML.
+    #[command(after_help = "Examples:\n  \
+uswim hw check rram_1t1r_256\n  \
+uswim hw check my_chip.toml --set adc.bits=6 > resolved.toml")]
     Check(CheckArgs),
     /// List the built-in presets.
+    #[command(after_help = "Example:\n  uswim hw list")]
     List,
 }
 
@@ -21,14 +26,6 @@ pub struct CheckArgs {
     /// Override a key, e.g. `--set program.tolerance=0.02` (repeatable; applied before validation).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
-}
-
-/// Parses `--set` arguments.
-pub fn parse_overrides(texts: &[String]) -> Result<Vec<config::Override>, config::ConfigError> {
-    texts
-        .iter()
-        .map(|t| config::parse_override(t).map_err(|e| e.in_file("--set")))
-        .collect()
 }
 
 /// Runs a `uswim hw` command.

@@ -6,18 +6,21 @@ use uswim::experiment::shard_merge;
 
 /// Arguments of `uswim merge`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+uswim merge out/sweep                       # every shard in one folder -> out/sweep/results.csv\n  \
+uswim merge node1/ node2/ -o results.csv")]
 pub struct MergeArgs {
     /// Folders holding shard-I-of-N.csv/.json files (all shards of one sweep, in any of them).
     #[arg(value_name = "DIR", required = true)]
     dirs: Vec<PathBuf>,
     /// The merged CSV (default: results.csv in the first folder): byte-identical to a single run's.
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
+    #[arg(short, long, value_name = "FILE", alias = "out")]
+    output: Option<PathBuf>,
 }
 
 /// Runs `uswim merge`.
 pub fn run(args: MergeArgs) -> anyhow::Result<()> {
-    let out = args.out.unwrap_or_else(|| args.dirs[0].join("results.csv"));
+    let out = args.output.unwrap_or_else(|| args.dirs[0].join("results.csv"));
     let report = shard_merge::merge(&args.dirs, &out).map_err(|e| {
         if e.is_bad_input() {
             anyhow::Error::new(super::BadInput(e.to_string()))

@@ -1,9 +1,11 @@
 //! Subcommands of the `uswim` binary, one file each.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod analyze;
+mod args;
+mod completions;
 mod device;
 mod device_fit;
 mod eval;
@@ -15,8 +17,15 @@ mod reproduce;
 mod sweep;
 mod train;
 
-/// Exit codes, documented in `--help`.
-const AFTER_HELP: &str = "Exit codes: 0 success; 1 runtime failure (I/O, internal error); \
+/// Exit codes and logging, documented in `--help`.
+const AFTER_HELP: &str = "Start here: `uswim reproduce` runs the U-SWIM experiment on the shipped LeNet and MNIST \
+(`cargo run --release -- reproduce` from the source tree).\n\n\
+Examples:\n  \
+uswim reproduce                                   # the main experiment, results in out/reproduce\n  \
+uswim program --shape resnet18 --mask random:0.1  # programming time and energy of a network\n  \
+uswim hw list                                     # the hardware presets\n  \
+uswim completions bash > ~/.local/share/bash-completion/completions/uswim\n\n\
+Exit codes: 0 success; 1 runtime failure (I/O, internal error); \
 2 bad input (malformed or out-of-range configuration, model, data or arguments).\n\
 Logging: -v (info), -vv (debug), -vvv (trace), or RUST_LOG=uswim=debug.";
 
@@ -25,13 +34,10 @@ Logging: -v (info), -vv (debug), -vvv (trace), or RUST_LOG=uswim=debug.";
 #[derive(Debug, Parser)]
 #[command(name = "uswim", version, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// More log output (repeat for more); RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    verbose: u8,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, global = true)]
-    threads: Option<usize>,
-    /// What to do (default: `reproduce` with every default).
+    /// Options of every command.
+    #[command(flatten)]
+    global: args::GlobalArgs,
+    /// What to do (none: print this help).
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -39,27 +45,29 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Hardware configurations: check and print presets and files.
-    #[command(subcommand)]
-    Hw(hw::HwCommand),
+    /// The U-SWIM experiment: Monte-Carlo accuracy, time, energy, headline and plots (start here).
+    Reproduce(reproduce::ReproduceArgs),
+    /// Simulate programming a network into crossbars: time, energy, traces.
+    Program(program::ProgramArgs),
+    /// Sensitivity analysis: score every weight and write the write-verify mask.
+    Analyze(analyze::AnalyzeArgs),
     /// Device-level report: write-verify many devices per level (`uswim device [report] ...`).
     Device(device::DeviceArgs),
-    /// Chart columns of any CSV (sweep results, traces) as PNG or SVG.
-    Plot(plot::PlotArgs),
     /// Run a parameter sweep (or one shard of it) from a spec file.
     Sweep(sweep::SweepArgs),
     /// Join the shard outputs of a sweep into one results CSV.
     Merge(merge::MergeArgs),
-    /// Simulate programming a network into crossbars: time, energy, traces.
-    Program(program::ProgramArgs),
+    /// Chart columns of any CSV (sweep results, traces) as PNG or SVG.
+    Plot(plot::PlotArgs),
     /// Train a built-in architecture on a dataset and save it as safetensors.
     Train(train::TrainArgs),
     /// Clean (noise-free) test accuracy of a model file.
     Eval(eval::EvalArgs),
-    /// Sensitivity analysis: score every weight and write the write-verify mask.
-    Analyze(analyze::AnalyzeArgs),
-    /// The U-SWIM experiment with Monte-Carlo accuracy, time, energy, headline and plots (the default).
-    Reproduce(reproduce::ReproduceArgs),
+    /// Hardware configurations: check and print presets and files.
+    #[command(subcommand)]
+    Hw(hw::HwCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(completions::CompletionsArgs),
 }
 
 /// An error that came from bad user input (exit code 2) rather than a runtime failure (exit code 1).
@@ -91,8 +99,9 @@ fn init_logging(verbose: u8) {
 
 /// Runs the parsed command line and maps errors to exit codes.
 pub fn run(cli: Cli) -> ExitCode {
-    init_logging(cli.verbose);
-    if let Some(threads) = cli.threads {
+    let global = cli.global;
+    init_logging(global.verbose);
+    if let Some(threads) = global.threads {
         if let Err(e) = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .build_global()
@@ -101,20 +110,21 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let command = cli
-        .command
-        .unwrap_or_else(|| Command::Reproduce(reproduce::ReproduceArgs::defaults()));
+    let Some(command) = cli.command else {
+        return print_help();
+    };
     let result = match command {
-        Command::Hw(cmd) => hw::run(cmd),
-        Command::Device(args) => device::run(args),
-        Command::Plot(args) => plot::run(args),
-        Command::Sweep(args) => sweep::run(args),
-        Command::Merge(args) => merge::run(args),
-        Command::Program(args) => program::run(args),
-        Command::Train(args) => train::run(args),
-        Command::Eval(args) => eval::run(args),
+        Command::Reproduce(args) => reproduce::run(args, &global),
+        Command::Program(args) => program::run(args, &global),
         Command::Analyze(args) => analyze::run(args),
-        Command::Reproduce(args) => reproduce::run(args),
+        Command::Device(args) => device::run(args),
+        Command::Sweep(args) => sweep::run(args, &global),
+        Command::Merge(args) => merge::run(args),
+        Command::Plot(args) => plot::run(args),
+        Command::Train(args) => train::run(args, &global),
+        Command::Eval(args) => eval::run(args),
+        Command::Hw(cmd) => hw::run(cmd),
+        Command::Completions(args) => completions::run(args, &mut Cli::command()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -125,6 +135,17 @@ pub fn run(cli: Cli) -> ExitCode {
             } else {
                 ExitCode::from(1)
             }
+        }
+    }
+}
+
+/// Bare `uswim`: the help (which points at `uswim reproduce`), exit code 0.
+fn print_help() -> ExitCode {
+    match Cli::command().print_help() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot print the help: {e}");
+            ExitCode::from(1)
         }
     }
 }

@@ -7,6 +7,9 @@ use uswim::plot::{self, CsvPlot, SeriesStyle};
 
 /// Arguments of `uswim plot`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+uswim plot out/sweep/results.csv --x array.rows --y total_time_ns --log-x -o time.svg\n  \
+uswim plot out/program/layers.csv --x layer --y energy_pj --style points -o layers.png")]
 pub struct PlotArgs {
     /// The CSV file (with a header row).
     #[arg(value_name = "CSV")]
@@ -21,8 +24,8 @@ pub struct PlotArgs {
     #[arg(long, value_name = "KEY")]
     group: Option<String>,
     /// Output file; `.png` or `.svg`.
-    #[arg(long, value_name = "FILE")]
-    out: PathBuf,
+    #[arg(short, long, value_name = "FILE", alias = "out")]
+    output: PathBuf,
     /// Logarithmic x axis.
     #[arg(long)]
     log_x: bool,
@@ -64,10 +67,10 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
         }),
     };
     let chart = plot::chart_from_csv(&args.csv, &spec).map_err(classify)?;
-    plot::render(&chart, &args.out)
+    plot::render(&chart, &args.output)
         .map_err(classify)
         .with_context(|| format!("cannot plot {}", args.csv.display()))?;
-    eprintln!("wrote {}", args.out.display());
+    eprintln!("wrote {}", args.output.display());
     Ok(())
 }
 

@@ -1,13 +1,13 @@
 //! `uswim program`: simulate programming a network into crossbars and write its traces and reports.
 
 use super::BadInput;
-use super::hw::parse_overrides;
+use super::args::{GlobalArgs, HwArgs, OutDir, SeedArg};
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io;
 use std::path::{Path, PathBuf};
-use uswim::config::{self, HwConfig};
+use uswim::config::HwConfig;
 use uswim::error::InputError;
 use uswim::map::{LayerWeights, Mapped};
 use uswim::nn::{self, Network, model_file};
@@ -21,13 +21,14 @@ use uswim::trace::{
 /// write-verify for the weights a mask selects. Writes events.csv (unless --trace-level off), arrays.csv,
 /// layers.csv and summary.json into --out; each appears only once complete.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+uswim program --shape resnet18 --mask random:0.1 --trace-level off\n  \
+uswim program --model models/lenet_mnist.safetensors --hw rram_1t1r_256 --mask all --out out/lenet\n  \
+uswim program --model models/lenet_mnist.safetensors --mask out/analyze/mask.safetensors")]
 pub struct ProgramArgs {
-    /// Hardware configuration: a TOML file or a preset name (see `uswim hw list`).
-    #[arg(long, value_name = "FILE|PRESET", default_value = config::DEFAULT_PRESET)]
-    hw: String,
-    /// Override a hardware key, e.g. `--set program.tolerance=0.02` (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    overrides: Vec<String>,
+    /// The hardware.
+    #[command(flatten)]
+    hw: HwArgs,
     /// Trained model weights (safetensors, PyTorch names and layouts).
     #[arg(
         long,
@@ -48,44 +49,72 @@ pub struct ProgramArgs {
     #[arg(long, value_name = "all|none|random:F|FILE", default_value = "all")]
     mask: String,
     /// Seed of every random draw (device variation, programming noise, random masks and weights).
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    seed: SeedArg,
     /// Output folder.
-    #[arg(long, value_name = "DIR", default_value = "program-out")]
-    out: PathBuf,
-    /// Event trace: `phase` (one row per row phase), `device` (also one row per device pulse and read) or
-    /// `off`.
-    #[arg(long, value_name = "LEVEL", default_value = "phase")]
-    trace_level: String,
+    #[command(flatten)]
+    out: OutDir,
+    /// Event trace: one row per row phase, also one row per device pulse and read, or none.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = TraceLevelArg::Phase)]
+    trace_level: TraceLevelArg,
     /// Trace only a random fraction F of the crossbar rows (whole rows are kept or dropped), in (0, 1].
     #[arg(long, value_name = "F")]
     trace_sample: Option<f64>,
     /// Trace only these arrays, e.g. `0-3,10`.
     #[arg(long, value_name = "LIST")]
     trace_arrays: Option<String>,
-    /// No progress bar.
-    #[arg(long)]
-    quiet: bool,
+}
+
+/// `--trace-level` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TraceLevelArg {
+    /// One row per phase of each crossbar row.
+    Phase,
+    /// Phases, plus one row per device pulse and verify read.
+    Device,
+    /// No events.csv (arrays.csv, layers.csv and summary.json are still written).
+    Off,
+}
+
+impl TraceLevelArg {
+    /// The library's level.
+    fn level(self) -> TraceLevel {
+        match self {
+            Self::Phase => TraceLevel::Phase,
+            Self::Device => TraceLevel::Device,
+            Self::Off => TraceLevel::Off,
+        }
+    }
+
+    /// The name on the command line (recorded in summary.json).
+    fn name(self) -> &'static str {
+        match self {
+            Self::Phase => "phase",
+            Self::Device => "device",
+            Self::Off => "off",
+        }
+    }
 }
 
 /// Runs `uswim program`.
-pub fn run(args: ProgramArgs) -> anyhow::Result<()> {
-    let overrides = parse_overrides(&args.overrides)?;
-    let hw = config::load(&args.hw, &overrides)?;
+pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
+    let hw = args.hw.load()?;
     let filter = trace_filter(&args)?;
     let (network, net) = load_network(&args)?;
     let mapped =
         Mapped::new(&LayerWeights::of_network(&net), &hw).map_err(|e| BadInput(format!("{network}: {e}")))?;
-    let mask = load_mask(&args.mask, &net, &mapped, args.seed)?;
+    let seed = args.seed.seed;
+    let out = args.out.resolve("program");
+    let mask = load_mask(&args.mask, &net, &mapped, seed)?;
     drop(net);
     mask.check(&mapped).map_err(|e| BadInput(e.to_string()))?;
 
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let events = match filter.level {
         TraceLevel::Off => None,
-        level => Some(EventsCsv::create(args.out.join("events.csv"), level).context("events.csv")?),
+        level => Some(EventsCsv::create(out.join("events.csv"), level).context("events.csv")?),
     };
-    let bar = if args.quiet {
+    let bar = if global.quiet {
         ProgressBar::hidden()
     } else {
         ProgressBar::new(u64::from(mapped.num_arrays()))
@@ -98,7 +127,7 @@ pub fn run(args: ProgramArgs) -> anyhow::Result<()> {
     bar.set_prefix("programming");
     let mut sink = CliSink { events, bar };
     let options = ProgramOptions {
-        seed: args.seed,
+        seed,
         trace: filter,
         keep_conductances: false,
     };
@@ -112,24 +141,19 @@ pub fn run(args: ProgramArgs) -> anyhow::Result<()> {
     }
     let run = RunInfo {
         network: network.clone(),
-        hw_source: args.hw.clone(),
-        seed: args.seed,
+        hw_source: args.hw.hw.clone(),
+        seed,
         mask: args.mask.clone(),
-        trace_level: args.trace_level.clone(),
+        trace_level: args.trace_level.name().to_string(),
     };
-    write_reports(&args.out, &result, &hw, &run)?;
-    print!("{}", summary_text(&result, &hw, &run, &args.out));
+    write_reports(&out, &result, &hw, &run)?;
+    print!("{}", summary_text(&result, &hw, &run, &out));
     Ok(())
 }
 
 /// The trace filter of the command line.
 fn trace_filter(args: &ProgramArgs) -> anyhow::Result<TraceFilter> {
-    let level = TraceLevel::parse(&args.trace_level).ok_or_else(|| {
-        BadInput(format!(
-            "--trace-level: `{}` is not allowed; expected phase, device or off",
-            args.trace_level
-        ))
-    })?;
+    let level = args.trace_level.level();
     let arrays = match &args.trace_arrays {
         None => None,
         Some(text) => Some(TraceFilter::parse_arrays(text).ok_or_else(|| {
@@ -158,8 +182,8 @@ fn load_network(args: &ProgramArgs) -> anyhow::Result<(String, Network)> {
     }
     let shape = args.shape.as_deref().unwrap_or_default();
     let mut net = nn::zoo::build(shape).map_err(|e| InputError::new("--shape", e.field, e.problem))?;
-    net.initialize(args.seed);
-    Ok((format!("{shape} (random weights, seed {})", args.seed), net))
+    net.initialize(args.seed.seed);
+    Ok((format!("{shape} (random weights, seed {})", args.seed.seed), net))
 }
 
 /// The mask of `spec`: `all`, `none`, `random:F` or a mask file.

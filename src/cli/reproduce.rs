@@ -1,12 +1,13 @@
-//! `uswim reproduce` (also `uswim` with no subcommand): the U-SWIM experiment on the embedded defaults.
+//! `uswim reproduce`: the U-SWIM experiment on the embedded defaults.
 
 use super::BadInput;
-use super::hw::parse_overrides;
+use super::args::{GlobalArgs, OutDir, SeedArg, method_parser, parse_overrides};
 use anyhow::Context as _;
-use clap::{Args, FromArgMatches};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use uswim::config::DEFAULT_PRESET;
 use uswim::experiment::reproduce::{
     self, DEFAULT_FRACTIONS, DEFAULT_METHODS, PhysicalRun, ReproduceError, Spec, VariationSetting,
 };
@@ -22,22 +23,29 @@ pub const FULL_RUNS: u32 = 100;
 /// Monte-Carlo runs per point of the physical preset.
 pub const DEFAULT_PHYSICAL_RUNS: u32 = 5;
 
-/// Reproduce the U-SWIM experiment: selection methods (uswim, swim, magnitude, random) over write-verify
+/// Reproduce the U-SWIM experiment: selection methods (uswim, swim, measured, magnitude, random) over write-verify
 /// fractions from 0.1% to 100%, under uniform, band (the authors') and strongly non-uniform (lognormal,
 /// sigma_log 0.9) device variation, with Monte-Carlo accuracy on the test set and the simulated
 /// programming time and energy of every point.
 ///
 /// Defaults: the shipped LeNet (models/lenet_mnist.safetensors) on MNIST, on the papers' statistical
 /// preset (paper_statistical: sigma 0.3 open-loop, 0.03 verified) under the three variation settings, and
-/// on the RRAM 1T1R preset with its own pulse-level physics (fewer fractions and runs: its programmer is
-/// slower). Every Monte-Carlo chip is programmed once; its accuracy, time and energy come from that
-/// programming, and run r uses the same chip for every point. 10 runs per point on all 10,000 test images
-/// (--full: 100 runs); the sensitivity pass uses the first 4096 training images.
+/// on the RRAM 1T1R preset with its own pulse-level physics (--physical; fewer fractions and runs: its
+/// programmer is slower). Every Monte-Carlo chip is programmed once; its accuracy, time and energy come
+/// from that programming, and run r uses the same chip for every point (common random numbers). 10 runs
+/// per point on all 10,000 test images (--full: 100 runs); the sensitivity pass uses the first 4096
+/// training images.
 ///
 /// Writes into --out: results.csv (one row per setting x method x fraction, plus the no- and full
 /// write-verify references, with the paired drop from full write-verify), headline.md, and
 /// accuracy_vs_fraction and accuracy_vs_time (with 95% bands) as PNG and SVG.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+uswim reproduce                                      # the default run, into out/reproduce\n  \
+uswim reproduce --mc-runs 3 --test-images 1000 --out out/quick\n  \
+uswim reproduce --full --out out/paper               # 100 Monte-Carlo runs per point\n  \
+uswim reproduce --methods uswim,swim --fractions 0.01,0.05,0.2,1\n  \
+uswim reproduce --hw rram_1t1r_256 --physical none    # the variation settings on the RRAM device")]
 pub struct ReproduceArgs {
     /// Trained model (safetensors); relative paths are also looked up in the crate folder.
     #[arg(long, value_name = "FILE", default_value = "models/lenet_mnist.safetensors")]
@@ -46,18 +54,25 @@ pub struct ReproduceArgs {
     #[arg(long, value_name = "NAME")]
     arch: Option<String>,
     /// Dataset name (mnist, fashion-mnist) or folder of IDX files.
-    #[arg(long, default_value = "mnist")]
-    dataset: String,
+    #[arg(long, value_name = "NAME|DIR", alias = "dataset", default_value = "mnist")]
+    data: String,
     /// Configuration of the variation settings (a preset or TOML file; statistical or pulse-level): each
-    /// Monte-Carlo chip is programmed once with it, and accuracy, time and energy come from that chip.
-    #[arg(long, value_name = "FILE|PRESET", default_value = "paper_statistical")]
+    /// Monte-Carlo chip is programmed once with it, and accuracy, time and energy come from that chip;
+    /// its variation maps are replaced per setting.
+    #[arg(
+        long,
+        value_name = "FILE|PRESET",
+        alias = "accuracy-hw",
+        default_value = "paper_statistical"
+    )]
     hw: String,
     /// Override a key of --hw before each setting's overrides (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
     /// A pulse-level preset also run with its own device physics (no variation override): the tool's own
-    /// accuracy-versus-time result beside the papers' statistical one; `none` for none.
-    #[arg(long, value_name = "FILE|PRESET", default_value = "rram_1t1r_256")]
+    /// accuracy-versus-time result beside the papers' statistical one (the default of every other
+    /// command's --hw); `none` for none.
+    #[arg(long, value_name = "FILE|PRESET", default_value = DEFAULT_PRESET)]
     physical: String,
     /// Write-verify fractions of --physical, comma-separated, ascending, in (0, 1].
     #[arg(
@@ -80,27 +95,27 @@ pub struct ReproduceArgs {
     /// `outliers:device.variation.maps=[{kind="outliers",fraction=0.05,multiplier=5.0}]`.
     #[arg(long = "variation", value_name = "NAME:KEY=VALUE")]
     variations: Vec<String>,
-    /// Selection methods, comma-separated (magnitude, random, swim, uswim, uswim-paper, uswim-cost,
-    /// measured).
+    /// Selection methods, comma-separated.
     #[arg(
         long,
         value_name = "LIST",
         value_delimiter = ',',
+        value_parser = method_parser(),
         default_value = "uswim,swim,measured,magnitude,random"
     )]
-    methods: Vec<String>,
+    methods: Vec<Method>,
     /// Write-verify fractions, comma-separated, ascending, in (0, 1].
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     fractions: Option<Vec<f64>>,
     /// Monte-Carlo runs per point (default 10; 100 with --full).
-    #[arg(long, value_name = "N")]
-    runs: Option<u32>,
+    #[arg(long, value_name = "N", alias = "runs")]
+    mc_runs: Option<u32>,
     /// Paper-grade run: 100 Monte-Carlo runs per point (about 10x the default's time).
     #[arg(long)]
     full: bool,
     /// Calibration images of the sensitivity pass: the first N training images.
-    #[arg(long, value_name = "N", default_value_t = 4096)]
-    calib: usize,
+    #[arg(long, value_name = "N", alias = "calib", default_value_t = 4096)]
+    calib_samples: usize,
     /// Test images per Monte-Carlo run: the first N of the test split (default: all).
     #[arg(long, value_name = "N")]
     test_images: Option<usize>,
@@ -108,23 +123,11 @@ pub struct ReproduceArgs {
     #[arg(long, value_name = "POINTS", default_value_t = 0.5)]
     max_drop: f64,
     /// Seed of every Monte-Carlo run.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    seed: SeedArg,
     /// Output folder.
-    #[arg(long, value_name = "DIR", default_value = "traces/reproduce")]
-    out: PathBuf,
-    /// No progress bar.
-    #[arg(long)]
-    quiet: bool,
-}
-
-impl ReproduceArgs {
-    /// The arguments with every default (what `uswim` with no subcommand runs).
-    pub fn defaults() -> Self {
-        let cmd = <Self as Args>::augment_args(clap::Command::new("reproduce"));
-        let matches = cmd.get_matches_from(["reproduce"]);
-        Self::from_arg_matches(&matches).expect("the defaults parse")
-    }
+    #[command(flatten)]
+    out: OutDir,
 }
 
 /// A relative path that does not exist here, looked up in the crate folder (so `cargo run` finds the
@@ -142,13 +145,11 @@ fn resolve(path: &Path) -> PathBuf {
 }
 
 /// Runs `uswim reproduce`.
-pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
+pub fn run(args: ReproduceArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let methods = args
-        .methods
-        .iter()
-        .map(|m| m.trim().parse::<Method>())
-        .collect::<Result<Vec<_>, _>>()?;
+    let methods = args.methods.clone();
+    let seed = args.seed.seed;
+    let out = args.out.resolve("reproduce");
     let variations = if args.variations.is_empty() {
         reproduce::default_variations()
     } else {
@@ -157,19 +158,19 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
             .map(|v| VariationSetting::parse(v))
             .collect::<Result<_, _>>()?
     };
-    let runs = match (args.runs, args.full) {
+    let runs = match (args.mc_runs, args.full) {
         (Some(n), _) => n,
         (None, true) => FULL_RUNS,
         (None, false) => DEFAULT_RUNS,
     };
     if args.full && runs < FULL_RUNS {
         return Err(BadInput(format!(
-            "--full needs at least {FULL_RUNS} runs, --runs gave {runs}"
+            "--full needs at least {FULL_RUNS} runs, --mc-runs gave {runs}"
         ))
         .into());
     }
-    if args.calib == 0 {
-        return Err(BadInput("--calib: 0 images; allowed: at least 1".into()).into());
+    if args.calib_samples == 0 {
+        return Err(BadInput("--calib-samples: 0 images; allowed: at least 1".into()).into());
     }
     let spec = Spec {
         hw: args.hw.clone(),
@@ -191,25 +192,25 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| DEFAULT_FRACTIONS.to_vec()),
         runs,
-        seed: args.seed,
+        seed,
         max_drop_pct: args.max_drop,
     };
     spec.validate()?;
 
     let model = resolve(&args.model);
     let (net, _) = model_file::load(args.arch.as_deref(), &model)?;
-    let mut calib = Dataset::load(&args.dataset, Split::Train)?;
-    calib.truncate(args.calib);
-    let mut test = Dataset::load(&args.dataset, Split::Test)?;
+    let mut calib = Dataset::load(&args.data, Split::Train)?;
+    calib.truncate(args.calib_samples);
+    let mut test = Dataset::load(&args.data, Split::Test)?;
     if let Some(n) = args.test_images {
         if n == 0 {
             return Err(BadInput("--test-images: 0; allowed: at least 1".into()).into());
         }
         test.truncate(n);
     }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
 
-    let bar = if args.quiet {
+    let bar = if global.quiet {
         ProgressBar::hidden()
     } else {
         ProgressBar::new(spec.work_units())
@@ -224,20 +225,20 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
     let results = reproduce::run(&spec, &net, &calib, &test, &|n| bar.inc(n)).map_err(classify)?;
     bar.finish_and_clear();
 
-    let csv = args.out.join("results.csv");
+    let csv = out.join("results.csv");
     report::write_csv(&csv, &results).with_context(|| format!("writing {}", csv.display()))?;
-    let plots = report::write_plots(&args.out, &results).context("plots")?;
+    let plots = report::write_plots(&out, &results).context("plots")?;
     let ctx = Context {
         model: format!("{} ({})", args.model.display(), net.arch()),
         dataset: test.name().to_string(),
-        seed: args.seed,
+        seed,
         max_drop_pct: args.max_drop,
         wall_s: started.elapsed().as_secs_f64(),
         threads: rayon::current_num_threads(),
         command: command_line(),
     };
     let md = report::headline_markdown(&results, &ctx);
-    let headline = args.out.join("headline.md");
+    let headline = out.join("headline.md");
     report::write_headline(&headline, &md).with_context(|| format!("writing {}", headline.display()))?;
     print!("{md}");
     println!(
@@ -249,14 +250,10 @@ pub fn run(args: ReproduceArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The command line as typed (`uswim` when run with no arguments).
+/// The command line as typed.
 fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.is_empty() {
-        "uswim   # = uswim reproduce with every default".to_string()
-    } else {
-        format!("uswim {}", args.join(" "))
-    }
+    format!("uswim {}", args.join(" "))
 }
 
 /// Bad input (exit code 2) or a runtime failure.

@@ -1,5 +1,6 @@
 //! `uswim sweep`: run a parameter sweep (or one shard of it) from a spec file.
 
+use super::args::{GlobalArgs, OutDir};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -12,15 +13,19 @@ use uswim::experiment::sweep_spec::SweepSpec;
 #[derive(Debug, Args)]
 #[command(
     after_help = "Spec format: see hw_configs/sweeps/README.md. Outputs: DIR/results.csv and \
-DIR/sweep.json, or DIR/shard-I-of-N.csv and .json for a shard (join them with `uswim merge DIR`)."
+DIR/sweep.json, or DIR/shard-I-of-N.csv and .json for a shard (join them with `uswim merge DIR`).\n\n\
+Examples:\n  \
+uswim sweep --spec hw_configs/sweeps/array_size.toml --check\n  \
+uswim sweep --spec hw_configs/sweeps/array_size.toml --out out/array_size\n  \
+uswim sweep --spec big.toml --shard 3/16 --out out/big && uswim merge out/big"
 )]
 pub struct SweepArgs {
     /// The sweep spec (TOML): base hardware, run settings and axes.
     #[arg(long, value_name = "FILE.toml")]
     spec: PathBuf,
-    /// Output folder (created if missing).
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    /// Output folder.
+    #[command(flatten)]
+    out: OutDir,
     /// Run only shard i of n (0-based), e.g. 3/16. Default: from SLURM_ARRAY_TASK_ID and
     /// SLURM_ARRAY_TASK_COUNT inside a Slurm job array, else the whole grid.
     #[arg(long, value_name = "i/n")]
@@ -31,7 +36,7 @@ pub struct SweepArgs {
 }
 
 /// Runs `uswim sweep`.
-pub fn run(args: SweepArgs) -> anyhow::Result<()> {
+pub fn run(args: SweepArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let spec = SweepSpec::load(&args.spec).map_err(classify)?;
     let shard = match &args.shard {
         Some(text) => Some(Shard::parse(text).map_err(|e| classify(SweepError::Spec(e)))?),
@@ -56,7 +61,12 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     if let Some(s) = shard {
         eprintln!("{}: shard {s}, {points} of {} points", spec.name, spec.len());
     }
-    let bar = ProgressBar::new(points as u64).with_style(
+    let bar = if global.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(points as u64)
+    };
+    let bar = bar.with_style(
         ProgressStyle::with_template("{msg} [{bar:32}] {pos}/{len} points, {elapsed} elapsed, eta {eta}")
             .map_err(anyhow::Error::new)?
             .progress_chars("=> "),
@@ -67,7 +77,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         shard,
         on_point_done: Some(&done),
     };
-    let report = sweep::run(&spec, &args.out, &options).map_err(classify)?;
+    let report = sweep::run(&spec, &args.out.resolve("sweep"), &options).map_err(classify)?;
     bar.finish_and_clear();
     eprintln!(
         "wrote {} ({} points in {:.2} s) and {}",

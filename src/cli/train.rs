@@ -1,5 +1,6 @@
 //! `uswim train`: train a zoo architecture on a dataset and save it as safetensors.
 
+use super::args::{GlobalArgs, SeedArg};
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,19 +12,22 @@ use uswim::nn::{Dataset, Split, model_file, zoo};
 
 /// Arguments of `uswim train`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+uswim train --arch lenet --data mnist --epochs 8 -o models/lenet_mnist.safetensors\n  \
+uswim train --arch mlp --data fashion-mnist -o out/mlp_fashion.safetensors")]
 pub struct TrainArgs {
     /// Architecture: mlp, lenet, convnet or resnet18.
-    #[arg(long, default_value = "lenet")]
+    #[arg(long, value_name = "NAME", default_value = "lenet")]
     arch: String,
     /// Dataset name (mnist, fashion-mnist) or folder of IDX files.
-    #[arg(long, default_value = "mnist")]
-    dataset: String,
+    #[arg(long, value_name = "NAME|DIR", alias = "dataset", default_value = "mnist")]
+    data: String,
     /// Passes over the training set.
     #[arg(long, default_value_t = 1)]
     epochs: usize,
     /// Seed of the initialisation and the shuffles.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    seed: SeedArg,
     /// Images per mini-batch.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
@@ -31,27 +35,32 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 2e-3)]
     lr: f32,
     /// Output model file (safetensors, PyTorch state_dict names).
-    #[arg(long, value_name = "FILE")]
-    out: PathBuf,
+    #[arg(short, long, value_name = "FILE", alias = "out")]
+    output: PathBuf,
 }
 
 /// Runs `uswim train`.
-pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
+    let seed = args.seed.seed;
     let mut net = zoo::build(&args.arch)?;
     let config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
         learning_rate: args.lr,
-        seed: args.seed,
+        seed,
     };
     config.validate()?;
-    let train_set = Dataset::load(&args.dataset, Split::Train)?;
-    let test_set = Dataset::load(&args.dataset, Split::Test)?;
+    let train_set = Dataset::load(&args.data, Split::Train)?;
+    let test_set = Dataset::load(&args.data, Split::Test)?;
     net.check_dataset(&test_set)?;
-    net.initialize(args.seed);
+    net.initialize(seed);
     let mut trainer = Trainer::new(&net, &train_set, &config)?;
     let batches = train_set.len().div_ceil(config.batch_size);
-    let bar = ProgressBar::new((batches * config.epochs) as u64);
+    let bar = if global.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new((batches * config.epochs) as u64)
+    };
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
             .context("progress bar template")?
@@ -90,7 +99,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         ("arch".to_string(), args.arch.clone()),
         ("dataset".to_string(), train_set.name().to_string()),
         ("epochs".to_string(), args.epochs.to_string()),
-        ("seed".to_string(), args.seed.to_string()),
+        ("seed".to_string(), seed.to_string()),
         ("batch_size".to_string(), args.batch_size.to_string()),
         ("learning_rate".to_string(), args.lr.to_string()),
         ("test_accuracy".to_string(), format!("{test_accuracy:.4}")),
@@ -99,11 +108,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             format!("uswim {}", env!("CARGO_PKG_VERSION")),
         ),
     ]);
-    model_file::save(&net, &args.out, &metadata)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    model_file::save(&net, &args.output, &metadata)
+        .with_context(|| format!("writing {}", args.output.display()))?;
     println!(
         "saved {} ({} test accuracy {:.2}%)",
-        args.out.display(),
+        args.output.display(),
         args.arch,
         100.0 * test_accuracy
     );

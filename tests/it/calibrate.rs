@@ -370,9 +370,9 @@ fn fitted_configurations_pass_validation_and_converge_in_the_device_report() {
     let dir = scratch("cli");
     let d = data_dir();
     let crosssim_files = [
-        "--set".to_string(),
+        "--set-ramps".to_string(),
         d.join("crosssim-set.csv").display().to_string(),
-        "--reset".into(),
+        "--reset-ramps".into(),
         d.join("crosssim-reset.csv").display().to_string(),
         "--read-voltage".into(),
         "0.1".into(),
@@ -405,7 +405,7 @@ fn fitted_configurations_pass_validation_and_converge_in_the_device_report() {
         args.extend([
             "--bootstrap".into(),
             "16".into(),
-            "--out".into(),
+            "--output".into(),
             toml.display().to_string(),
             "--plot".into(),
             png.display().to_string(),
@@ -453,7 +453,7 @@ fn fitted_configurations_pass_validation_and_converge_in_the_device_report() {
             &toml.display().to_string(),
             "--trials",
             "2000",
-            "--out",
+            "--csv",
             &report.display().to_string(),
         ]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -494,11 +494,11 @@ fn bad_data_is_a_clear_error() {
         let out = uswim(&[
             "device",
             "fit",
-            "--set",
+            "--set-ramps",
             &path.display().to_string(),
             "--format",
             "ramps",
-            "--out",
+            "--output",
             &dir.join("x.toml").display().to_string(),
         ]);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -659,7 +659,7 @@ fn table_nodes_out_of_range_is_a_clear_error() {
             "table",
             "--table-nodes",
             nodes,
-            "--out",
+            "--output",
             &out_path.display().to_string(),
         ]);
         let stderr = String::from_utf8_lossy(&out.stderr);

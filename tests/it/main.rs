@@ -1,5 +1,6 @@
 fn main() {}
 mod calibrate;
+mod cli;
 mod config;
 mod device;
 mod eval;
