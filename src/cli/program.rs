@@ -63,6 +63,17 @@ pub struct ProgramArgs {
     /// Trace only these arrays, e.g. `0-3,10`.
     #[arg(long, value_name = "LIST")]
     trace_arrays: Option<String>,
+    /// Also measure the test accuracy of the programmed chip(s) on this dataset (name or IDX folder):
+    /// the traced chip's read-back weights, and with --mc-runs the Monte-Carlo chips'.
+    #[arg(long, value_name = "NAME|DIR", alias = "dataset")]
+    data: Option<String>,
+    /// With --data: Monte-Carlo chips programmed with the same mask (chip r from (--seed, r)), each
+    /// one's accuracy, time and energy from its one programming, into accuracy.csv.
+    #[arg(long, value_name = "N", requires = "data")]
+    mc_runs: Option<u32>,
+    /// With --data: classify the first N test images (default: all).
+    #[arg(long, value_name = "N", requires = "data")]
+    test_images: Option<usize>,
 }
 
 /// `--trace-level` values.
@@ -106,7 +117,6 @@ pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let seed = args.seed.seed;
     let out = args.out.resolve("program");
     let mask = load_mask(&args.mask, &net, &mapped, seed)?;
-    drop(net);
     mask.check(&mapped).map_err(|e| BadInput(e.to_string()))?;
 
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -129,7 +139,7 @@ pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let options = ProgramOptions {
         seed,
         trace: filter,
-        keep_conductances: false,
+        keep_conductances: args.data.is_some(),
     };
     let result = sim::program(&mapped, &hw, &mask, &options, &mut sink).map_err(|e| match e {
         sim::SimError::Trace(io) => anyhow::Error::new(io).context("writing events.csv"),
@@ -148,6 +158,20 @@ pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     };
     write_reports(&out, &result, &hw, &run)?;
     print!("{}", summary_text(&result, &hw, &run, &out));
+    if let Some(data) = &args.data {
+        super::program_accuracy::report(&super::program_accuracy::Request {
+            net: &net,
+            mapped: &mapped,
+            hw: &hw,
+            mask: &mask,
+            seed,
+            traced: &result,
+            data,
+            test_images: args.test_images,
+            mc_runs: args.mc_runs,
+            out: &out,
+        })?;
+    }
     Ok(())
 }
 

@@ -428,3 +428,43 @@ fn measured_beats_random_at_a_larger_time_budget() {
     let d = paired(&measured, &random);
     assert!(d.ci95_low > 0.0, "measured - random: {d:?}");
 }
+
+#[test]
+fn program_with_data_reports_the_accuracy_of_the_chips_it_programmed_beside_their_time() {
+    let dir = std::env::temp_dir().join(format!("uswim-it-program-acc-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_uswim"))
+        .args(["program", "--model"])
+        .arg(model_path())
+        .args([
+            "--hw",
+            "paper_statistical",
+            "--mask",
+            "all",
+            "--trace-level",
+            "off",
+            "--data",
+            "mnist",
+            "--mc-runs",
+            "2",
+            "--test-images",
+            "300",
+            "-q",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2 Monte-Carlo chips: accuracy"), "{text}");
+    let mut csv = csv::Reader::from_path(dir.join("accuracy.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(&rows[0][0], "traced");
+    for r in &rows {
+        // Full write-verify keeps a trained LeNet's accuracy; every chip has its own time.
+        assert!(r[2].parse::<f64>().unwrap() > 90.0, "{r:?}");
+        assert!(r[3].parse::<f64>().unwrap() > 0.0);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
