@@ -11,6 +11,8 @@ use uswim::experiment::selection;
 use uswim::map::{LayerWeights, Mapped};
 use uswim::nn::{Dataset, Split, model_file};
 use uswim::sensitivity::{self, Budget, Method, ScoreOptions};
+use uswim::sim::{self, Mask, ProgramOptions};
+use uswim::trace::{NullSink, TraceFilter, TraceLevel};
 
 /// Analyze a trained network's sensitivity to device variation and choose the weights to write-verify.
 ///
@@ -55,7 +57,9 @@ pub struct AnalyzeArgs {
     /// Budget: the fraction of all programmable weights to verify, in [0, 1].
     #[arg(long, value_name = "F")]
     fraction: Option<f64>,
-    /// Budget: the total expected write-verify time of the selected weights, in ns.
+    /// Budget: the total programming time, in ns, open-loop write included: the open-loop write of every
+    /// device (simulated on the chip of --seed) is taken first, the rest goes to the expected
+    /// write-verify time of the selected weights.
     #[arg(long, value_name = "T")]
     time_budget_ns: Option<f64>,
     /// Leave out the first-order term 2g of the `swim` and `uswim-paper` scores (the authors keep it).
@@ -109,7 +113,23 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         first_order: !args.no_first_order,
     };
     let scores = sensitivity::score(&curvature, Some(&devices), &options)?;
-    let chosen = sensitivity::select(&scores, budget, Some(&devices))?;
+    let open_loop_ns = match budget {
+        Budget::TimeNs(_) => Some(open_loop_time_ns(&mapped, &hw, seed)?),
+        Budget::Fraction(_) => None,
+    };
+    let verify_budget = match (budget, open_loop_ns) {
+        (Budget::TimeNs(t), Some(open)) if t < open => {
+            return Err(BadInput(format!(
+                "--time-budget-ns: {t} ns is below the open-loop write of every device ({open:.4e} ns on {}); \
+                 allowed: at least that",
+                hw.name
+            ))
+            .into());
+        }
+        (Budget::TimeNs(t), Some(open)) => Budget::TimeNs(t - open),
+        (b, _) => b,
+    };
+    let chosen = sensitivity::select(&scores, verify_budget, Some(&devices))?;
 
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let csv = out.join("sensitivity.csv");
@@ -155,6 +175,24 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
             total_ns
         );
     }
+    if let Some(open) = open_loop_ns {
+        println!(
+            "  open-loop write of every device {open:.4e} ns (simulated, chip of seed {seed}), included in the \
+             time budget"
+        );
+    }
     println!("  wrote {} and {}", csv.display(), mask_path.display());
     Ok(())
+}
+
+/// The simulated time of programming every device of `mapped` open-loop (no write-verify) on the chip
+/// of `seed`, in ns.
+fn open_loop_time_ns(mapped: &Mapped, hw: &uswim::config::HwConfig, seed: u64) -> anyhow::Result<f64> {
+    let options = ProgramOptions {
+        seed,
+        trace: TraceFilter::level(TraceLevel::Off),
+        keep_conductances: false,
+    };
+    let result = sim::program(mapped, hw, &Mask::None, &options, &mut NullSink)?;
+    Ok(result.summary.total_time_ns)
 }
