@@ -7,7 +7,9 @@ use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
+use uswim::experiment::engine::{Engine, Selector};
 use uswim::experiment::selection;
+use uswim::experiment::target;
 use uswim::map::{LayerWeights, Mapped};
 use uswim::nn::{Dataset, Split, model_file};
 use uswim::sensitivity::{self, Budget, Method, ScoreOptions};
@@ -30,10 +32,11 @@ use uswim::trace::{NullSink, TraceFilter, TraceLevel};
 /// calibration images, both in raw weight units) and mask.safetensors (one u8 0/1 tensor per weight
 /// tensor, same names and shapes).
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("budget").required(true).args(["fraction", "time_budget_ns"])))]
+#[command(group(clap::ArgGroup::new("budget").required(true).args(["fraction", "time_budget_ns", "max_drop"])))]
 #[command(after_help = "Examples:\n  \
 uswim analyze --model models/lenet_mnist.safetensors --hw paper_statistical --fraction 0.05\n  \
 uswim analyze --model models/lenet_mnist.safetensors --method swim --time-budget-ns 2e6 --out out/swim\n  \
+uswim analyze --model models/lenet_mnist.safetensors --hw paper_statistical --max-drop 0.5 --mc-runs 5\n  \
 uswim program --model models/lenet_mnist.safetensors --hw paper_statistical --mask out/analyze/mask.safetensors")]
 pub struct AnalyzeArgs {
     /// Trained model weights (safetensors, PyTorch names and layouts).
@@ -54,6 +57,20 @@ pub struct AnalyzeArgs {
     /// Score of each weight.
     #[arg(long, value_name = "METHOD", value_parser = method_parser(), default_value = "uswim")]
     method: Method,
+    /// Budget: an accuracy target: the cheapest selection (smallest fraction, so least simulated time) whose
+    /// paired Monte-Carlo drop from full write-verify is within P points with 95% confidence, by
+    /// bisection over the fraction (--mc-runs chips per probe on --test-images images).
+    #[arg(long, value_name = "P")]
+    max_drop: Option<f64>,
+    /// Monte-Carlo chips per probe of --max-drop.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    mc_runs: u32,
+    /// Test images per chip of --max-drop: the first N of the test split.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    test_images: usize,
+    /// Bisection steps of --max-drop.
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    search_steps: u32,
     /// Budget: the fraction of all programmable weights to verify, in [0, 1].
     #[arg(long, value_name = "F")]
     fraction: Option<f64>,
@@ -86,10 +103,19 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     let method = args.method;
     let seed = args.seed.seed;
     let out = args.out.resolve("analyze");
-    let budget = match (args.fraction, args.time_budget_ns) {
-        (Some(f), None) => Budget::Fraction(f),
-        (None, Some(t)) => Budget::TimeNs(t),
-        _ => return Err(BadInput("give exactly one of --fraction and --time-budget-ns".into()).into()),
+    let budget = match (args.fraction, args.time_budget_ns, args.max_drop) {
+        (Some(f), None, None) => Budget::Fraction(f),
+        (None, Some(t), None) => Budget::TimeNs(t),
+        // Replaced by the search's fraction once the sensitivity pass is done.
+        (None, None, Some(p)) if p.is_finite() && p >= 0.0 => Budget::Fraction(1.0),
+        (None, None, Some(p)) => {
+            return Err(BadInput(format!("--max-drop: {p}; allowed: >= 0 points")).into());
+        }
+        _ => {
+            return Err(
+                BadInput("give exactly one of --fraction, --time-budget-ns and --max-drop".into()).into(),
+            );
+        }
     };
     budget.validate()?;
     if args.calib_samples == 0 {
@@ -113,6 +139,12 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         first_order: !args.no_first_order,
     };
     let scores = sensitivity::score(&curvature, Some(&devices), &options)?;
+    let budget = match args.max_drop {
+        Some(p) => Budget::Fraction(accuracy_target(
+            &args, &net, &mapped, &hw, &curvature, knowledge, p,
+        )?),
+        None => budget,
+    };
     let open_loop_ns = match budget {
         Budget::TimeNs(_) => Some(open_loop_time_ns(&mapped, &hw, seed)?),
         Budget::Fraction(_) => None,
@@ -183,6 +215,75 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     }
     println!("  wrote {} and {}", csv.display(), mask_path.display());
     Ok(())
+}
+
+/// Runs the `--max-drop` search and prints its probes and result; returns the fraction found.
+fn accuracy_target(
+    args: &AnalyzeArgs,
+    net: &uswim::nn::Network,
+    mapped: &Mapped,
+    hw: &uswim::config::HwConfig,
+    curvature: &sensitivity::Curvature,
+    knowledge: selection::Knowledge,
+    max_drop_pct: f64,
+) -> anyhow::Result<f64> {
+    if args.mc_runs < 2 || args.test_images == 0 {
+        return Err(
+            BadInput("--max-drop needs --mc-runs >= 2 (an interval) and --test-images >= 1".into()).into(),
+        );
+    }
+    let mut test = Dataset::load(&args.data, Split::Test)?;
+    test.truncate(args.test_images);
+    let engine =
+        Engine::new(net, mapped, hw, Some(curvature), Some(&test)).map_err(|f| anyhow::anyhow!(f.message))?;
+    let selector = Selector {
+        method: args.method,
+        fraction: 1.0,
+        knowledge,
+    };
+    let search = target::cheapest_within(
+        &engine,
+        &selector,
+        args.seed.seed,
+        args.mc_runs,
+        max_drop_pct,
+        args.search_steps,
+    )
+    .map_err(|f| anyhow::anyhow!(f.message))?;
+    println!(
+        "  accuracy target: drop from full write-verify <= {max_drop_pct} points with 95% confidence, {} chips \
+         per probe on {} test images",
+        args.mc_runs,
+        test.len()
+    );
+    let show = |p: &target::Probe| {
+        format!(
+            "fraction {:.4}%: accuracy {:.2}% (95% CI {:.2} to {:.2}), paired drop {:.2} [{:.2}, {:.2}], time {:.4e} ns",
+            100.0 * p.fraction,
+            p.accuracy_pct.mean,
+            p.accuracy_pct.ci95_low,
+            p.accuracy_pct.ci95_high,
+            p.drop_pct.mean,
+            p.drop_pct.ci95_low,
+            p.drop_pct.ci95_high,
+            p.time_ns
+        )
+    };
+    println!("    full write-verify: {}", show(&search.full));
+    for p in &search.probes {
+        println!(
+            "    probe {}{}",
+            show(p),
+            if p.meets(max_drop_pct) { "  (meets)" } else { "" }
+        );
+    }
+    println!(
+        "  cheapest within the target: {} (budget {:.4}% of the weights, {:.2}x faster than full write-verify)",
+        show(&search.best),
+        100.0 * search.best.fraction,
+        search.full.time_ns / search.best.time_ns
+    );
+    Ok(search.best.fraction)
 }
 
 /// The simulated time of programming every device of `mapped` open-loop (no write-verify) on the chip

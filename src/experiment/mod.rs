@@ -11,3 +11,4 @@ pub mod sweep;
 pub mod sweep_error;
 pub mod sweep_point;
 pub mod sweep_spec;
+pub mod target;

@@ -468,3 +468,28 @@ fn program_with_data_reports_the_accuracy_of_the_chips_it_programmed_beside_thei
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_accuracy_target_search_returns_a_budget_whose_paired_interval_meets_the_target() {
+    let (net, hw, test, curvature) = band_setup();
+    let mapped = Mapped::new(&LayerWeights::of_network(&net), &hw).unwrap();
+    let engine = Engine::new(&net, &mapped, &hw, Some(&curvature), Some(&test)).unwrap();
+    let selector = Selector {
+        method: Method::Uswim,
+        fraction: 1.0,
+        knowledge: Knowledge::Prior,
+    };
+    let search = uswim::experiment::target::cheapest_within(&engine, &selector, 3, 3, 1.0, 4).unwrap();
+    let best = &search.best;
+    assert!(best.meets(1.0) && best.drop_pct.ci95_high <= 1.0, "{best:?}");
+    assert!(
+        best.fraction < 1.0,
+        "the search found nothing below full write-verify: {search:?}"
+    );
+    assert!(best.time_ns < search.full.time_ns);
+    // Bisection: every probe below the answer missed the target, and the smallest probe is far below.
+    for p in search.probes.iter().filter(|p| p.fraction < best.fraction) {
+        assert!(!p.meets(1.0), "{p:?} meets the target below {}", best.fraction);
+    }
+    assert_eq!(search.probes.len(), 5);
+}
