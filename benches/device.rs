@@ -18,7 +18,7 @@ fn run(wv: &WriteVerify, target_us: f32, sigma: f32, open_loop_first: bool) -> (
     let (mut reads, mut pulses) = (0u64, 0u64);
     let mut sink = |_| {};
     for _ in 0..DEVICES {
-        let mut state = device.instantiate(target_us, sigma, &mut rng);
+        let mut state = device.instantiate(sigma, &mut rng);
         if open_loop_first {
             device.open_loop_write(&mut state, target_us, &mut rng, &mut sink);
         }

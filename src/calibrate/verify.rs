@@ -207,8 +207,24 @@ mod tests {
     use super::*;
     use crate::config::{self, DeviceModelConfig};
 
+    /// The default preset with a moderate device (eta 20%, c2c 10%, no RESET-state spread), the nominal
+    /// ISPP ramp as its open-loop write and a 1.0-2.0 V ISPP, and step `k_us_per_v`.
     fn with_k(k_us_per_v: f64) -> HwConfig {
-        let mut hw = config::load(config::DEFAULT_PRESET, &[]).unwrap();
+        let overrides: Vec<_> = [
+            "device.model.eta_d2d=0.2",
+            "device.model.c2c=0.1",
+            "device.model.hrs_spread=0.0",
+            "program.open_loop={kind=\"ramp\"}",
+            "program.max_iterations=100",
+            "program.scheme.set_start_v=1.0",
+            "program.scheme.reset_start_v=1.0",
+            "program.scheme.v_step_v=0.05",
+            "program.scheme.v_max_v=2.0",
+        ]
+        .iter()
+        .map(|o| config::parse_override(o).unwrap())
+        .collect();
+        let mut hw = config::load(config::DEFAULT_PRESET, &overrides).unwrap();
         if let DeviceModelConfig::Pulse(p) = &mut hw.device.model {
             (p.k_set_us_per_v, p.k_reset_us_per_v) = (k_us_per_v, k_us_per_v);
         }

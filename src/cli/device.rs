@@ -88,6 +88,17 @@ fn run_report(args: ReportArgs) -> anyhow::Result<()> {
         None => (0..hw.device.levels()).collect(),
     };
     let reports = report::run(&hw, &levels, args.trials, args.seed.seed);
+    let mut rows: Vec<(String, LevelReport)> =
+        reports.iter().map(|r| (r.level.to_string(), r.clone())).collect();
+    if reports.len() > 1 {
+        // Every level equally likely, as random data programs them.
+        let mut all = LevelReport::default();
+        for r in &reports {
+            all.merge(r);
+        }
+        rows.push(("all".to_string(), all));
+    }
+    let reports = rows;
     print_table(&hw, &args, &reports);
     if let Some(path) = &args.csv {
         write_csv(&hw, path, &reports).with_context(|| format!("writing {}", path.display()))?;
@@ -112,6 +123,8 @@ const COLUMNS: &[&str] = &[
     "reads_p99",
     "reads_max",
     "open_loop_pulses_mean",
+    "one_shot_error_std_us",
+    "one_shot_error_std_frac",
     "error_mean_us",
     "error_std_us",
     "error_mean_frac",
@@ -123,12 +136,16 @@ const COLUMNS: &[&str] = &[
     "energy_pj",
 ];
 
-fn csv_row(hw: &HwConfig, r: &LevelReport) -> Vec<String> {
+fn csv_row(hw: &HwConfig, label: &str, r: &LevelReport) -> Vec<String> {
     let n = r.trials().max(1) as f64;
     let range = hw.range_us();
     let mut row = vec![
-        r.level.to_string(),
-        format!("{}", r.target_us),
+        label.to_string(),
+        if label == "all" {
+            String::new()
+        } else {
+            format!("{}", r.target_us)
+        },
         r.trials().to_string(),
         format!("{}", r.success_rate()),
     ];
@@ -140,6 +157,8 @@ fn csv_row(hw: &HwConfig, r: &LevelReport) -> Vec<String> {
         row.push(h.max().to_string());
     }
     row.push(format!("{}", r.open_loop_pulses.mean()));
+    row.push(format!("{}", r.one_shot_error_std_us()));
+    row.push(format!("{}", r.one_shot_error_std_us() / range));
     row.push(format!("{}", r.error_mean_us()));
     row.push(format!("{}", r.error_std_us()));
     row.push(format!("{}", r.error_mean_us() / range));
@@ -156,19 +175,19 @@ fn csv_row(hw: &HwConfig, r: &LevelReport) -> Vec<String> {
     row
 }
 
-fn write_csv(hw: &HwConfig, path: &PathBuf, reports: &[LevelReport]) -> anyhow::Result<()> {
+fn write_csv(hw: &HwConfig, path: &PathBuf, reports: &[(String, LevelReport)]) -> anyhow::Result<()> {
     let file = AtomicFile::create(path)?;
     let mut w = csv::Writer::from_writer(file);
     w.write_record(COLUMNS)?;
-    for r in reports {
-        w.write_record(csv_row(hw, r))?;
+    for (label, r) in reports {
+        w.write_record(csv_row(hw, label, r))?;
     }
     let file = w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?;
     file.commit()?;
     Ok(())
 }
 
-fn print_table(hw: &HwConfig, args: &ReportArgs, reports: &[LevelReport]) {
+fn print_table(hw: &HwConfig, args: &ReportArgs, reports: &[(String, LevelReport)]) {
     let range = hw.range_us();
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
@@ -183,17 +202,18 @@ fn print_table(hw: &HwConfig, args: &ReportArgs, reports: &[LevelReport]) {
     );
     let _ = writeln!(
         out,
-        "{:>5} {:>9} {:>8} | {:>30} | {:>30} | {:>17} {:>17} | {:>11}",
+        "{:>5} {:>9} {:>8} | {:>30} | {:>30} | {:>14} | {:>17} {:>17} | {:>11}",
         "level",
         "target_uS",
         "success",
         "pulses mean/med/p90/p99/max",
         "reads mean/med/p90/p99/max",
-        "error mean/std uS",
+        "one-shot std uS",
+        "final error mean/std uS",
         "(% of range)",
         "pJ/device"
     );
-    for r in reports {
+    for (label, r) in reports {
         let dist = |h: &report::CountHistogram| {
             format!(
                 "{:.2}/{}/{}/{}/{}",
@@ -206,12 +226,17 @@ fn print_table(hw: &HwConfig, args: &ReportArgs, reports: &[LevelReport]) {
         };
         let _ = writeln!(
             out,
-            "{:>5} {:>9.3} {:>7.2}% | {:>30} | {:>30} | {:>17} {:>17} | {:>11.2}",
-            r.level,
-            r.target_us,
+            "{:>5} {:>9} {:>7.2}% | {:>30} | {:>30} | {:>15} | {:>23} {:>17} | {:>11.2}",
+            label,
+            if label == "all" {
+                String::new()
+            } else {
+                format!("{:.3}", r.target_us)
+            },
             100.0 * r.success_rate(),
             dist(&r.pulses),
             dist(&r.reads),
+            format!("{:.3}", r.one_shot_error_std_us()),
             format!("{:+.3}/{:.3}", r.error_mean_us(), r.error_std_us()),
             format!(
                 "{:+.3}/{:.3}",

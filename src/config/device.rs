@@ -151,6 +151,11 @@ pub struct PulseDeviceConfig {
     pub eta_d2d: f64,
     /// Device-to-device std of the threshold voltages at the base variation sigma, in V.
     pub vth_d2d_v: f64,
+    /// Spread of the RESET (high-resistance) state: after a full RESET the device rests at
+    /// G_min + R hrs_spread |z| (half-normal above the window floor, the residual filament), as a
+    /// fraction of the range at the base variation sigma, in [0, 0.5].
+    #[serde(default)]
+    pub hrs_spread: f64,
     /// Optional SET step table T_SET: relative step factors at K evenly spaced conductances
     /// G_min + j R / (K - 1), j = 0..K-1 (index 0 at G_min), linearly interpolated between the points and
     /// clamped at the ends; it multiplies the saturation law (a pure table has nu_set = 0). 2 <= K <= 256,
@@ -182,7 +187,8 @@ impl PulseDeviceConfig {
         }
         check::within("device.model.c2c", self.c2c, 0.0, 2.0)?;
         check::within("device.model.eta_d2d", self.eta_d2d, 0.0, 2.0)?;
-        check::within("device.model.vth_d2d_v", self.vth_d2d_v, 0.0, 5.0)
+        check::within("device.model.vth_d2d_v", self.vth_d2d_v, 0.0, 5.0)?;
+        check::within("device.model.hrs_spread", self.hrs_spread, 0.0, 0.5)
     }
 }
 

@@ -195,6 +195,58 @@ pub struct ProgramConfig {
     pub read_pulse_ns: f64,
     /// Write-driver overhead energy per pulse, in pJ.
     pub driver_energy_pj: f64,
+    /// Energy of one row setup (word-line select and gate charge), in pJ.
+    #[serde(default)]
+    pub row_setup_energy_pj: f64,
+    /// Which columns each write driver serves (`"adjacent"` or `"interleaved"`).
+    #[serde(default)]
+    pub driver_columns: ColumnBinding,
+    /// The unverified write (`[program.open_loop] kind = "one_shot" | "ramp"`): what a device that is not
+    /// write-verified gets, and the first write of one that is.
+    #[serde(default)]
+    pub open_loop: OpenLoopConfig,
+}
+
+/// How columns bind to a shared peripheral (ADCs through their multiplexer, write drivers): with n
+/// peripherals per array of C columns, each serves ceil(C / n) columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnBinding {
+    /// Peripheral k serves columns k m .. (k + 1) m - 1 (m = ceil(C / n)): neighbouring columns share.
+    #[default]
+    Adjacent,
+    /// Peripheral k serves columns k, k + n, k + 2n, ...: neighbouring columns on different peripherals.
+    Interleaved,
+}
+
+impl ColumnBinding {
+    /// The peripheral (0..per_array) that serves column `col` of an array of `cols` columns.
+    #[inline]
+    pub fn unit(self, col: u32, cols: u32, per_array: u32) -> u32 {
+        match self {
+            ColumnBinding::Adjacent => col / cols.div_ceil(per_array),
+            ColumnBinding::Interleaved => col % per_array,
+        }
+    }
+}
+
+/// The unverified (open-loop) write, chosen by `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OpenLoopConfig {
+    /// What chips do without verify: a RESET, then one SET pulse whose amplitude is set per target level
+    /// from the nominal device (the gate-controlled compliance SET of a 1T1R cell): 2 pulse slots per
+    /// device, 1 for level 0. Its error comes from the device's d2d and c2c variation. The default.
+    OneShot {},
+    /// The nominal pulse count of the target level from RESET, with the scheme's amplitudes (NeuroSim
+    /// V2.1's open-loop model: ceil(|dG| / dG_min) pulses for the `open_loop` scheme).
+    Ramp {},
+}
+
+impl Default for OpenLoopConfig {
+    fn default() -> Self {
+        OpenLoopConfig::OneShot {}
+    }
 }
 
 fn one() -> u32 {
@@ -218,6 +270,7 @@ impl ProgramConfig {
         check::within("program.read_voltage_v", self.read_voltage_v, 0.0, 5.0)?;
         check::non_negative("program.read_pulse_ns", self.read_pulse_ns)?;
         check::non_negative("program.driver_energy_pj", self.driver_energy_pj)?;
+        check::non_negative("program.row_setup_energy_pj", self.row_setup_energy_pj)?;
         let step = 1.0 / f64::from((1u32 << device.bits_per_cell) - 1);
         if device.bits_per_cell > 1 && self.tolerance > step {
             return Err(ConfigError::out_of_range(
@@ -263,8 +316,11 @@ pub struct AdcConfig {
     pub conversion_ns: f64,
     /// Energy of one conversion, in pJ.
     pub energy_pj: f64,
-    /// ADCs per array, 1..=array.cols (columns per ADC = cols / adcs_per_array).
+    /// ADCs per array, 1..=array.cols (columns per ADC = ceil(cols / adcs_per_array)).
     pub adcs_per_array: u32,
+    /// Which columns share an ADC through its multiplexer (`"adjacent"` or `"interleaved"`).
+    #[serde(default)]
+    pub columns: ColumnBinding,
 }
 
 impl AdcConfig {

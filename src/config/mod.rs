@@ -17,8 +17,8 @@ pub use device::{
 };
 pub use error::{ConfigError, check};
 pub use hw::{
-    AdcConfig, ArrayConfig, ArrayCount, ControllerConfig, DacConfig, HwConfig, MappingConfig, ProgramConfig,
-    SignedMapping,
+    AdcConfig, ArrayConfig, ArrayCount, ColumnBinding, ControllerConfig, DacConfig, HwConfig, MappingConfig,
+    OpenLoopConfig, ProgramConfig, SignedMapping,
 };
 pub use overrides::{Override, apply_override, parse_override};
 pub use presets::{DEFAULT_PRESET, preset_names, preset_text};

@@ -40,7 +40,8 @@ pub use statistical::Statistical;
 pub use write_verify::{VerifyReport, WriteVerify};
 
 use crate::config::{DeviceModelConfig, HwConfig};
-use crate::pulse::Polarity;
+use crate::periph::Dac;
+use crate::pulse::{Polarity, PulseScheme};
 use rand::Rng;
 
 /// The conductance window of a device, in uS.
@@ -64,7 +65,7 @@ impl Window {
     }
 }
 
-/// One device: its conductance and the constants drawn for it at instantiation (24 bytes).
+/// One device: its conductance and the constants drawn for it at instantiation (28 bytes).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DeviceState {
     /// Conductance, in uS.
@@ -79,6 +80,8 @@ pub struct DeviceState {
     pub vth_reset_v: f32,
     /// Pulse-level: its cycle-to-cycle relative std. Statistical: 0.
     pub c2c: f32,
+    /// Pulse-level: the scale of its RESET-state spread, R hrs_spread m_i, in uS. Statistical: 0.
+    pub hrs_us: f32,
 }
 
 /// A device-level event, for device traces.
@@ -124,6 +127,53 @@ impl OpenLoopReport {
     }
 }
 
+/// The one interface of a device kind (implemented in its own file: [`Statistical`], [`PulseLevel`]).
+///
+/// The programmer, the write-verify loop, the device report and the cost model call these, never a
+/// kind's own methods; adding a kind is its file, its config struct and one arm in [`Device`].
+/// Every random draw comes from the `rng` passed in, in a fixed order.
+pub trait DeviceModel {
+    /// Whether the verify ADC saturates at the window edges (a physical, bounded device) or has headroom
+    /// (the statistical abstraction, whose conductance is unbounded).
+    const SATURATING: bool;
+    /// Per-device constants of a correction pulse, computed once before a verify loop.
+    type Ready: Copy;
+    /// The conductance window.
+    fn window(&self) -> Window;
+    /// The pulse scheme of the correction pulses.
+    fn scheme(&self) -> &PulseScheme;
+    /// The DAC that realises every amplitude ([`Dac::quantize`]).
+    fn dac(&self) -> &Dac;
+    /// A fresh device with variation `sigma` (fraction of the range).
+    fn instantiate<R: Rng + ?Sized>(&self, sigma: f32, rng: &mut R) -> DeviceState;
+    /// The unverified write towards `target_us` (`program.open_loop`): what an unselected device gets,
+    /// and the first write of a selected one.
+    fn open_loop_write<R: Rng + ?Sized, S: FnMut(DeviceEvent)>(
+        &self,
+        state: &mut DeviceState,
+        target_us: f32,
+        rng: &mut R,
+        sink: &mut S,
+    ) -> OpenLoopReport;
+    /// The per-device constants of its correction pulses.
+    fn ready(&self, state: &DeviceState) -> Self::Ready;
+    /// One correction pulse of `polarity` at `amplitude_v` (already realised by the DAC); returns the new
+    /// conductance.
+    fn correct<R: Rng + ?Sized>(
+        &self,
+        ready: Self::Ready,
+        state: &mut DeviceState,
+        target_us: f32,
+        polarity: Polarity,
+        amplitude_v: f32,
+        rng: &mut R,
+    ) -> f32;
+    /// After a converged verify (the statistical `gaussian` outcome); nothing for a physical device.
+    fn settle<R: Rng + ?Sized>(&self, state: &mut DeviceState, target_us: f32, rng: &mut R);
+    /// Energy in the device of a pulse that moved it from `g_before_us` to `g_after_us`, in pJ.
+    fn pulse_energy_pj(&self, amplitude_v: f32, g_before_us: f32, g_after_us: f32) -> f64;
+}
+
 /// A device model built from a checked configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Device {
@@ -133,8 +183,18 @@ pub enum Device {
     Pulse(PulseLevel),
 }
 
+/// Runs `$body` with `$d` bound to the model inside `$device` (a `match`, so each arm is monomorphic).
+macro_rules! with_model {
+    ($device:expr, $d:ident => $body:expr) => {
+        match $device {
+            Device::Statistical($d) => $body,
+            Device::Pulse($d) => $body,
+        }
+    };
+}
+
 impl Device {
-    /// The device of `hw` (its model, window, variation base and pulse scheme).
+    /// The device of `hw` (its model, window, variation base, pulse scheme and DAC).
     pub fn new(hw: &HwConfig) -> Self {
         match &hw.device.model {
             DeviceModelConfig::Statistical(c) => Device::Statistical(Statistical::new(hw, c)),
@@ -144,21 +204,13 @@ impl Device {
 
     /// The conductance window.
     pub fn window(&self) -> Window {
-        match self {
-            Device::Statistical(d) => d.window,
-            Device::Pulse(d) => d.window,
-        }
+        with_model!(self, d => d.window())
     }
 
-    /// A fresh device at g_min with variation `sigma` (fraction of the range); the pulse-level device draws
-    /// its eta and thresholds (three normal draws), the statistical device draws nothing. `target_us` is
-    /// part of the interface for as-fabricated states that depend on the level; neither model uses it.
-    pub fn instantiate<R: Rng + ?Sized>(&self, target_us: f32, sigma: f32, rng: &mut R) -> DeviceState {
-        let _ = target_us;
-        match self {
-            Device::Statistical(d) => d.instantiate(sigma),
-            Device::Pulse(d) => d.instantiate(sigma, rng),
-        }
+    /// A fresh device with variation `sigma` (fraction of the range); the pulse-level device draws its eta
+    /// and thresholds (three normal draws), the statistical device draws nothing.
+    pub fn instantiate<R: Rng + ?Sized>(&self, sigma: f32, rng: &mut R) -> DeviceState {
+        with_model!(self, d => d.instantiate(sigma, rng))
     }
 
     /// Programs `state` towards `target_us` without verify (see each model for how).
@@ -170,16 +222,15 @@ impl Device {
         rng: &mut R,
         sink: &mut S,
     ) -> OpenLoopReport {
-        match self {
-            Device::Statistical(d) => d.open_loop_write(state, target_us, rng, sink),
-            Device::Pulse(d) => d.open_loop_write(state, target_us, rng, sink),
-        }
+        with_model!(self, d => d.open_loop_write(state, target_us, rng, sink))
     }
 
-    /// One pulse of `polarity` and `amplitude_v`; returns the new conductance. The pulse-level device moves
-    /// by its physics; the statistical device re-programs to `target_us` + R sigma retry_ratio z (its pulses
-    /// have no physics, only a target).
+    /// One correction pulse of `polarity` at `amplitude_v`; returns the new conductance. The pulse-level
+    /// device moves by its physics; the statistical device re-programs to `target_us` + R sigma
+    /// retry_ratio z (its pulses have no physics, only a target).
     #[inline]
+    // One arm's `Ready` is `()` (the pulse-level device needs no per-device constants).
+    #[allow(clippy::unit_arg)]
     pub fn pulse<R: Rng + ?Sized, S: FnMut(DeviceEvent)>(
         &self,
         state: &mut DeviceState,
@@ -190,10 +241,8 @@ impl Device {
         sink: &mut S,
     ) -> f32 {
         let g_before_us = state.g_us;
-        let g_after_us = match self {
-            Device::Statistical(d) => d.reprogram(state, target_us, rng),
-            Device::Pulse(d) => d.step(state, polarity, amplitude_v, rng),
-        };
+        let g_after_us =
+            with_model!(self, d => d.correct(d.ready(state), state, target_us, polarity, amplitude_v, rng));
         sink(DeviceEvent::Pulse {
             g_before_us,
             g_after_us,
@@ -204,12 +253,15 @@ impl Device {
         g_after_us
     }
 
+    /// Energy in the device of a pulse that moved it from `g_before_us` to `g_after_us`, in pJ.
+    #[inline]
+    pub fn pulse_energy_pj(&self, amplitude_v: f32, g_before_us: f32, g_after_us: f32) -> f64 {
+        with_model!(self, d => d.pulse_energy_pj(amplitude_v, g_before_us, g_after_us))
+    }
+
     /// The pulse width of the configured scheme, in ns.
     #[inline]
     pub fn width_ns(&self) -> f32 {
-        match self {
-            Device::Statistical(d) => d.scheme.width_ns(),
-            Device::Pulse(d) => d.scheme.width_ns(),
-        }
+        with_model!(self, d => d.scheme().width_ns())
     }
 }

@@ -19,21 +19,36 @@
 //! m_i = sigma_i / variation.sigma (1 when variation.sigma = 0). The factor max(0, 1 + c2c_i z) keeps a
 //! pulse from moving G against its polarity.
 //!
-//! Open-loop write: for the `open_loop` scheme, NeuroSim V2.1's ceil(|G* - G| / dG_min) pulses from the
-//! current conductance, where dG_min is the nominal device's step for one pulse at f_s = 1 (full headroom,
-//! table factor 1; NeuroSim's constant step, whatever the saturation law and table say);
-//! for the other schemes, a full RESET (one pulse at the scheme's largest RESET amplitude that leaves the
-//! device at G_min) and then the nominal SET count for the target: the number of the scheme's SET pulses
-//! that brings the nominal device (eta 1, nominal thresholds, no noise, the full f_s including the table)
-//! from G_min closest to G*, stopping early once it is within a tenth of the tolerance (a saturating
-//! device approaches G_max only asymptotically). The real device receives the same amplitudes, and lands
-//! where its own eta, thresholds and noise take it.
+//! The RESET (high-resistance) state has its own spread: a full RESET (one pulse at the scheme's largest
+//! RESET amplitude) leaves the device at G_min + hrs_i |z| with hrs_i = R hrs_spread m_i (one normal draw
+//! when hrs_spread > 0): the deepest RESET reaches the window floor, a residual filament sits above it.
+//!
+//! Open-loop write (`program.open_loop`), what an unverified device gets and a verified one's first write:
+//! - `one_shot`: a full RESET, then (above level 0) one SET pulse whose amplitude is set per target level
+//!   from the nominal device (eta 1, nominal thresholds, no noise) starting at the nominal RESET state
+//!   G_0 = G_min + R hrs_spread sqrt(2/pi): V_L = Vth_SET + (G*_L - G_0) / (k_SET f_SET(G_0)), realised by
+//!   the DAC. The real device lands where its own eta, thresholds, RESET state and c2c noise take it: this
+//!   is the gate-controlled compliance SET of a 1T1R cell (the gate voltage fixes the step), and its
+//!   error is what d2d and c2c variation give. With hrs_spread = 0, vth below every amplitude and no
+//!   clipping, G - G_min = eta k (V_L - Vth_i) (1 + c2c z) exactly, so the one-shot error std is
+//!   sqrt((1 + cv^2)(dG^2 + k^2 s_v^2)(1 + c2c^2) - dG^2) with dG = k (V_L - Vth), cv the eta spread and
+//!   s_v the threshold spread (tests/it/device.rs checks this closed form).
+//! - `ramp` with the `open_loop` scheme: NeuroSim V2.1's ceil(|G* - G| / dG_min) pulses from the current
+//!   conductance, dG_min being the nominal device's step for one pulse at f_s = 1 (NeuroSim's constant
+//!   step, whatever the saturation law and table say); no RESET.
+//! - `ramp` with a verifying scheme: a full RESET, then the nominal SET count for the target: the number
+//!   of the scheme's SET pulses that brings the nominal device from G_min closest to G*, stopping early once
+//!   it is within a tenth of the tolerance (a saturating device approaches G_max only asymptotically). The
+//!   real device receives the same amplitudes.
+//!
+//! Every amplitude goes through the DAC ([`Dac::quantize`]): `dac.bits` codes over 0..=full scale, the
+//! full scale being the largest amplitude the scheme or a one-shot write asks for.
 
 use super::fmath::{at_least, within};
 use super::normal::Normal;
-use super::{DeviceEvent, DeviceState, OpenLoopReport, Window};
-use crate::config::{HEADROOM_FLOOR, HwConfig, PulseDeviceConfig};
-use crate::periph::pulse_energy_pj;
+use super::{DeviceEvent, DeviceModel, DeviceState, OpenLoopReport, Window};
+use crate::config::{HEADROOM_FLOOR, HwConfig, OpenLoopConfig, PulseDeviceConfig};
+use crate::periph::{Dac, pulse_energy_pj};
 use crate::pulse::{Polarity, PulseScheme, open_loop};
 use rand::Rng;
 
@@ -128,8 +143,14 @@ impl StepTable {
 /// The pulse-level device model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PulseLevel {
-    pub(super) window: Window,
-    pub(super) scheme: PulseScheme,
+    window: Window,
+    scheme: PulseScheme,
+    /// The DAC that realises every amplitude.
+    dac: Dac,
+    /// The unverified write.
+    open_loop: OpenLoopConfig,
+    /// R hrs_spread: the RESET-state spread scale at m = 1, in uS.
+    hrs_us: f32,
     normal: Normal,
     inv_range: f32,
     /// k_SET (t / t_ref)^beta: uS per volt of overdrive for the scheme's pulse width.
@@ -152,6 +173,9 @@ pub struct PulseLevel {
     close_enough_us: f32,
     /// The nominal SET count of each level's target (level_us as f32, count), computed once.
     level_counts: Vec<(f32, u32)>,
+    /// The one-shot SET amplitude of each level's target (level_us as f32, DAC output in V; None for a
+    /// target at or below the nominal RESET state), computed once.
+    level_one_shot_v: Vec<(f32, Option<f32>)>,
     /// levels - 1 over the range: a target's level index before rounding, per uS above g_min.
     levels_per_us: f32,
 }
@@ -161,10 +185,14 @@ impl PulseLevel {
     pub fn new(hw: &HwConfig, config: &PulseDeviceConfig) -> Self {
         let window = Window::new(hw);
         let width_factor = (hw.program.scheme.width_ns() / config.t_ref_ns).powf(config.beta);
+        let scheme = PulseScheme::new(&hw.program.scheme, config.vth_set_v, config.vth_reset_v);
         let mut device = Self {
             window,
             normal: Normal::new(),
-            scheme: PulseScheme::new(&hw.program.scheme, config.vth_set_v, config.vth_reset_v),
+            dac: Dac::new(&hw.dac, scheme.full_scale_v()),
+            scheme,
+            open_loop: hw.program.open_loop,
+            hrs_us: (config.hrs_spread * hw.range_us()) as f32,
             inv_range: 1.0 / window.range_us,
             k_set: (config.k_set_us_per_v * width_factor) as f32,
             k_reset: (config.k_reset_us_per_v * width_factor) as f32,
@@ -186,15 +214,62 @@ impl PulseLevel {
             base_sigma: hw.device.variation.sigma as f32,
             close_enough_us: (CLOSE_ENOUGH * hw.program.tolerance * hw.range_us()) as f32,
             level_counts: Vec::new(),
+            level_one_shot_v: Vec::new(),
             levels_per_us: (f64::from(hw.device.levels() - 1) / hw.range_us()) as f32,
         };
-        device.level_counts = (0..hw.device.levels())
-            .map(|level| {
-                let target = hw.device.level_us(level) as f32;
-                (target, device.count_nominal_set_pulses(target))
-            })
+        let targets: Vec<f32> = (0..hw.device.levels())
+            .map(|level| hw.device.level_us(level) as f32)
+            .collect();
+        // The DAC spans every amplitude asked for: the scheme's and the one-shot writes'.
+        let one_shot_max_v = match device.open_loop {
+            OpenLoopConfig::OneShot {} => targets
+                .iter()
+                .filter_map(|&t| device.nominal_one_shot_v(t))
+                .fold(0.0f32, f32::max),
+            OpenLoopConfig::Ramp {} => 0.0,
+        };
+        device.dac = Dac::new(
+            &hw.dac,
+            device.scheme.full_scale_v().max(f64::from(one_shot_max_v)),
+        );
+        device.level_counts = targets
+            .iter()
+            .map(|&t| (t, device.count_nominal_set_pulses(t)))
+            .collect();
+        device.level_one_shot_v = targets
+            .iter()
+            .map(|&t| (t, device.nominal_one_shot_v(t).map(|v| device.dac.quantize(v))))
             .collect();
         device
+    }
+
+    /// The nominal RESET state G_min + R hrs_spread sqrt(2 / pi) (the mean of the half-normal), in uS.
+    pub fn nominal_hrs_us(&self) -> f32 {
+        self.window.g_min_us
+            + self.hrs_us * std::f32::consts::FRAC_2_SQRT_PI * std::f32::consts::FRAC_1_SQRT_2
+    }
+
+    /// The amplitude of the one SET pulse that takes the nominal device from its RESET state to
+    /// `target_us`, before the DAC; `None` when the target is at or below the nominal RESET state.
+    fn nominal_one_shot_v(&self, target_us: f32) -> Option<f32> {
+        let mut nominal = self.nominal_state();
+        nominal.g_us = self.nominal_hrs_us();
+        let gap_us = target_us - nominal.g_us;
+        if gap_us <= 1e-6 * self.window.range_us {
+            return None;
+        }
+        // drift(V) = k f (V - Vth) for V above threshold: solve for one volt of overdrive.
+        let per_volt = self.drift(&nominal, Polarity::Set, self.vth_set_v + 1.0);
+        (per_volt > 0.0).then(|| self.vth_set_v + gap_us / per_volt)
+    }
+
+    /// The one-shot SET amplitude (the DAC's output) for `target_us`; precomputed for the levels.
+    pub fn one_shot_v(&self, target_us: f32) -> Option<f32> {
+        let index = ((target_us - self.window.g_min_us) * self.levels_per_us + 0.5).max(0.0) as usize;
+        match self.level_one_shot_v.get(index) {
+            Some(&(level_target, v)) if level_target == target_us => v,
+            _ => self.nominal_one_shot_v(target_us).map(|v| self.dac.quantize(v)),
+        }
     }
 
     /// The spread scale m_i of a device with variation `sigma`.
@@ -208,6 +283,10 @@ impl PulseLevel {
 
     /// A fresh device at g_min: draws eta_i, Vth_SET,i and Vth_RESET,i (three normal draws, in that order).
     pub fn instantiate<R: Rng + ?Sized>(&self, sigma: f32, rng: &mut R) -> DeviceState {
+        <Self as DeviceModel>::instantiate(self, sigma, rng)
+    }
+
+    fn make<R: Rng + ?Sized>(&self, sigma: f32, rng: &mut R) -> DeviceState {
         let m = self.spread_scale(sigma);
         let z_eta = self.normal.sample(rng);
         let z_set = self.normal.sample(rng);
@@ -222,6 +301,7 @@ impl PulseLevel {
             vth_set_v: (self.vth_set_v + self.vth_d2d_v * m * z_set).max(0.0),
             vth_reset_v: (self.vth_reset_v + self.vth_d2d_v * m * z_reset).max(0.0),
             c2c: self.c2c * m,
+            hrs_us: self.hrs_us * m,
         }
     }
 
@@ -234,6 +314,7 @@ impl PulseLevel {
             vth_set_v: self.vth_set_v,
             vth_reset_v: self.vth_reset_v,
             c2c: 0.0,
+            hrs_us: 0.0,
         }
     }
 
@@ -309,7 +390,9 @@ impl PulseLevel {
                 return n;
             }
             let error = (target_us - g) * self.inv_range;
-            let v = self.scheme.amplitude_v(&mut scheme_state, Polarity::Set, error);
+            let v = self
+                .dac
+                .quantize(self.scheme.amplitude_v(&mut scheme_state, Polarity::Set, error));
             let next = (g + self.drift(&nominal, Polarity::Set, v)).min(self.window.g_max_us);
             if next >= target_us {
                 return if next - target_us <= target_us - g {
@@ -329,54 +412,32 @@ impl PulseLevel {
         MAX_OPEN_LOOP_PULSES
     }
 
-    /// Open-loop write (see the module docs).
-    pub fn open_loop_write<R: Rng + ?Sized, S: FnMut(DeviceEvent)>(
+    /// A full RESET: one pulse at the scheme's largest RESET amplitude, leaving the device at
+    /// G_min + hrs_i |z| (one normal draw when hrs_i > 0).
+    fn reset_to_hrs<R: Rng + ?Sized, S: FnMut(DeviceEvent)>(
         &self,
         state: &mut DeviceState,
-        target_us: f32,
         rng: &mut R,
         sink: &mut S,
-    ) -> OpenLoopReport {
-        let mut report = OpenLoopReport::default();
-        let width_ns = self.scheme.width_ns();
-        if !self.scheme.verifies() {
-            let delta = target_us - state.g_us;
-            let polarity = if delta >= 0.0 {
-                Polarity::Set
-            } else {
-                Polarity::Reset
-            };
-            let count = open_loop::pulse_count(f64::from(delta), f64::from(self.open_loop_step_us(polarity)));
-            let v = self.scheme.max_amplitude_v(polarity);
-            for _ in 0..count {
-                self.apply(state, polarity, v, rng, sink, &mut report);
-            }
-            return report;
-        }
-        if state.g_us > self.window.g_min_us {
-            let v = self.scheme.max_amplitude_v(Polarity::Reset);
-            let g_before_us = state.g_us;
-            state.g_us = self.window.g_min_us;
-            sink(DeviceEvent::Pulse {
-                g_before_us,
-                g_after_us: state.g_us,
-                amplitude_v: v,
-                width_ns,
-                polarity: Polarity::Reset,
-            });
-            report.reset_pulses += 1;
-            report.energy_pj += self.pulse_energy_pj(v, g_before_us, state.g_us);
-        }
-        let count = self.nominal_set_pulses(target_us);
-        let mut nominal = self.nominal_state();
-        let mut scheme_state = self.scheme.start();
-        for _ in 0..count {
-            let error = (target_us - nominal.g_us) * self.inv_range;
-            let v = self.scheme.amplitude_v(&mut scheme_state, Polarity::Set, error);
-            nominal.g_us = (nominal.g_us + self.drift(&nominal, Polarity::Set, v)).min(self.window.g_max_us);
-            self.apply(state, Polarity::Set, v, rng, sink, &mut report);
-        }
-        report
+        report: &mut OpenLoopReport,
+    ) {
+        let v = self.dac.quantize(self.scheme.max_amplitude_v(Polarity::Reset));
+        let g_before_us = state.g_us;
+        let residual_us = if state.hrs_us > 0.0 {
+            state.hrs_us * self.normal.sample(rng).abs()
+        } else {
+            0.0
+        };
+        state.g_us = (self.window.g_min_us + residual_us).min(self.window.g_max_us);
+        sink(DeviceEvent::Pulse {
+            g_before_us,
+            g_after_us: state.g_us,
+            amplitude_v: v,
+            width_ns: self.scheme.width_ns(),
+            polarity: Polarity::Reset,
+        });
+        report.reset_pulses += 1;
+        report.energy_pj += self.pulse_energy_pj(v, g_before_us, state.g_us);
     }
 
     fn apply<R: Rng + ?Sized, S: FnMut(DeviceEvent)>(
@@ -414,6 +475,103 @@ impl PulseLevel {
             f64::from(g),
             f64::from(self.scheme.width_ns()),
         )
+    }
+}
+
+impl DeviceModel for PulseLevel {
+    const SATURATING: bool = true;
+    type Ready = ();
+
+    fn window(&self) -> Window {
+        self.window
+    }
+
+    #[inline(always)]
+    fn scheme(&self) -> &PulseScheme {
+        &self.scheme
+    }
+
+    #[inline(always)]
+    fn dac(&self) -> &Dac {
+        &self.dac
+    }
+
+    fn instantiate<R: Rng + ?Sized>(&self, sigma: f32, rng: &mut R) -> DeviceState {
+        self.make(sigma, rng)
+    }
+
+    /// The open-loop write of `program.open_loop` (see the module docs).
+    fn open_loop_write<R: Rng + ?Sized, S: FnMut(DeviceEvent)>(
+        &self,
+        state: &mut DeviceState,
+        target_us: f32,
+        rng: &mut R,
+        sink: &mut S,
+    ) -> OpenLoopReport {
+        let mut report = OpenLoopReport::default();
+        match self.open_loop {
+            OpenLoopConfig::OneShot {} => {
+                self.reset_to_hrs(state, rng, sink, &mut report);
+                if let Some(v) = self.one_shot_v(target_us) {
+                    self.apply(state, Polarity::Set, v, rng, sink, &mut report);
+                }
+            }
+            OpenLoopConfig::Ramp {} if !self.scheme.verifies() => {
+                let delta = target_us - state.g_us;
+                let polarity = if delta >= 0.0 {
+                    Polarity::Set
+                } else {
+                    Polarity::Reset
+                };
+                let count =
+                    open_loop::pulse_count(f64::from(delta), f64::from(self.open_loop_step_us(polarity)));
+                let v = self.dac.quantize(self.scheme.max_amplitude_v(polarity));
+                for _ in 0..count {
+                    self.apply(state, polarity, v, rng, sink, &mut report);
+                }
+            }
+            OpenLoopConfig::Ramp {} => {
+                self.reset_to_hrs(state, rng, sink, &mut report);
+                let count = self.nominal_set_pulses(target_us);
+                let mut nominal = self.nominal_state();
+                let mut scheme_state = self.scheme.start();
+                for _ in 0..count {
+                    let error = (target_us - nominal.g_us) * self.inv_range;
+                    let v =
+                        self.dac
+                            .quantize(self.scheme.amplitude_v(&mut scheme_state, Polarity::Set, error));
+                    nominal.g_us =
+                        (nominal.g_us + self.drift(&nominal, Polarity::Set, v)).min(self.window.g_max_us);
+                    self.apply(state, Polarity::Set, v, rng, sink, &mut report);
+                }
+            }
+        }
+        report
+    }
+
+    #[inline(always)]
+    fn ready(&self, _: &DeviceState) {}
+
+    #[inline(always)]
+    fn correct<R: Rng + ?Sized>(
+        &self,
+        _: (),
+        state: &mut DeviceState,
+        _: f32,
+        polarity: Polarity,
+        amplitude_v: f32,
+        rng: &mut R,
+    ) -> f32 {
+        self.step(state, polarity, amplitude_v, rng)
+    }
+
+    #[inline(always)]
+    fn settle<R: Rng + ?Sized>(&self, _: &mut DeviceState, _: f32, _: &mut R) {}
+
+    /// V^2 times the mean conductance during the pulse times the width.
+    #[inline]
+    fn pulse_energy_pj(&self, amplitude_v: f32, g_before_us: f32, g_after_us: f32) -> f64 {
+        PulseLevel::pulse_energy_pj(self, amplitude_v, g_before_us, g_after_us)
     }
 }
 

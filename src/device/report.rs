@@ -101,6 +101,10 @@ pub struct LevelReport {
     pub reads: CountHistogram,
     /// Devices that ended inside the band (verify converged; for `open_loop`, true error within tolerance).
     pub successes: u64,
+    /// Sum of the errors G - G* right after the open-loop write (before any verify), in uS.
+    pub one_shot_error_sum_us: f64,
+    /// Sum of their squares, in uS^2.
+    pub one_shot_error_sq_sum_us: f64,
     /// Sum of the final errors G - G*, in uS.
     pub error_sum_us: f64,
     /// Sum of the squared final errors, in uS^2.
@@ -133,14 +137,17 @@ impl LevelReport {
 
     /// Standard deviation of the final error (over devices, n - 1 denominator), in uS.
     pub fn error_std_us(&self) -> f64 {
-        let n = self.trials() as f64;
-        if n < 2.0 {
-            return 0.0;
-        }
-        let mean = self.error_sum_us / n;
-        ((self.error_sq_sum_us - n * mean * mean) / (n - 1.0))
-            .max(0.0)
-            .sqrt()
+        sample_std(self.trials(), self.error_sum_us, self.error_sq_sum_us)
+    }
+
+    /// Standard deviation of the error right after the open-loop write, in uS: what an unverified
+    /// device keeps.
+    pub fn one_shot_error_std_us(&self) -> f64 {
+        sample_std(
+            self.trials(),
+            self.one_shot_error_sum_us,
+            self.one_shot_error_sq_sum_us,
+        )
     }
 
     /// Mean energy per device of every component, in pJ.
@@ -149,11 +156,14 @@ impl LevelReport {
             / self.trials().max(1) as f64
     }
 
-    fn merge(&mut self, other: &LevelReport) {
+    /// Adds every device of `other` (another chunk of the same level, or another level for a total).
+    pub fn merge(&mut self, other: &LevelReport) {
         self.pulses.merge(&other.pulses);
         self.open_loop_pulses.merge(&other.open_loop_pulses);
         self.reads.merge(&other.reads);
         self.successes += other.successes;
+        self.one_shot_error_sum_us += other.one_shot_error_sum_us;
+        self.one_shot_error_sq_sum_us += other.one_shot_error_sq_sum_us;
         self.error_sum_us += other.error_sum_us;
         self.error_sq_sum_us += other.error_sq_sum_us;
         self.pulse_energy_pj += other.pulse_energy_pj;
@@ -161,6 +171,16 @@ impl LevelReport {
         self.adc_energy_pj += other.adc_energy_pj;
         self.driver_energy_pj += other.driver_energy_pj;
     }
+}
+
+/// The n - 1 standard deviation from a count, a sum and a sum of squares (0 below two values).
+fn sample_std(n: u64, sum: f64, sq_sum: f64) -> f64 {
+    let n = n as f64;
+    if n < 2.0 {
+        return 0.0;
+    }
+    let mean = sum / n;
+    ((sq_sum - n * mean * mean) / (n - 1.0)).max(0.0).sqrt()
 }
 
 /// Runs the report for `levels` (each in 0..2^bits_per_cell) with `trials` devices per level.
@@ -236,8 +256,11 @@ fn run_chunk(
     };
     let mut sink = |_| {};
     for &sigma in &sigmas {
-        let mut state = device.instantiate(target, sigma, &mut rng);
+        let mut state = device.instantiate(sigma, &mut rng);
         let open = device.open_loop_write(&mut state, target, &mut rng, &mut sink);
+        let one_shot_error = f64::from(state.g_us - target);
+        out.one_shot_error_sum_us += one_shot_error;
+        out.one_shot_error_sq_sum_us += one_shot_error * one_shot_error;
         let (reads, pulses, success) = if verifies {
             let v = wv.run(&mut state, target, &mut rng, &mut sink);
             out.pulse_energy_pj += v.pulse_energy_pj;

@@ -12,9 +12,9 @@
 //! With `outcome = "gaussian"` a converged device's final error is replaced by N(0, (R sigma_wv)^2).
 
 use super::normal::Normal;
-use super::{DeviceEvent, DeviceState, OpenLoopReport, Window};
+use super::{DeviceEvent, DeviceModel, DeviceState, OpenLoopReport, Window};
 use crate::config::{HwConfig, StatisticalConfig, StatisticalOutcome};
-use crate::periph::pulse_energy_pj;
+use crate::periph::{Dac, pulse_energy_pj};
 use crate::pulse::{Polarity, PulseScheme};
 use rand::Rng;
 
@@ -22,8 +22,9 @@ use rand::Rng;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statistical {
     pub(super) window: Window,
-    pub(super) scheme: PulseScheme,
-    pub(super) normal: Normal,
+    scheme: PulseScheme,
+    dac: Dac,
+    normal: Normal,
     retry_ratio: f32,
     gaussian_outcome: bool,
     sigma_wv_us: f32,
@@ -37,14 +38,44 @@ impl Statistical {
             window,
             normal: Normal::new(),
             scheme: PulseScheme::new(&hw.program.scheme, 0.0, 0.0),
+            dac: Dac::new(
+                &hw.dac,
+                PulseScheme::new(&hw.program.scheme, 0.0, 0.0).full_scale_v(),
+            ),
             retry_ratio: config.retry_ratio as f32,
             gaussian_outcome: config.outcome == StatisticalOutcome::Gaussian,
             sigma_wv_us: (hw.device.variation.sigma_wv * hw.range_us()) as f32,
         }
     }
 
-    /// A fresh device at g_min.
-    pub fn instantiate(&self, sigma: f32) -> DeviceState {
+    /// The std of a re-program of this device, R sigma_i retry_ratio, in uS.
+    #[inline(always)]
+    pub fn retry_spread_us(&self, state: &DeviceState) -> f32 {
+        self.window.range_us * state.sigma * self.retry_ratio
+    }
+}
+
+impl DeviceModel for Statistical {
+    const SATURATING: bool = false;
+    /// R sigma_i retry_ratio: the std of a re-program, in uS.
+    type Ready = f32;
+
+    fn window(&self) -> Window {
+        self.window
+    }
+
+    #[inline(always)]
+    fn scheme(&self) -> &PulseScheme {
+        &self.scheme
+    }
+
+    #[inline(always)]
+    fn dac(&self) -> &Dac {
+        &self.dac
+    }
+
+    /// A fresh device at g_min; draws nothing.
+    fn instantiate<R: Rng + ?Sized>(&self, sigma: f32, _: &mut R) -> DeviceState {
         DeviceState {
             g_us: self.window.g_min_us,
             sigma,
@@ -52,12 +83,14 @@ impl Statistical {
             vth_set_v: 0.0,
             vth_reset_v: 0.0,
             c2c: 0.0,
+            hrs_us: 0.0,
         }
     }
 
-    /// One write pulse to G* + R sigma_i z (SET if the target is at or above the current conductance).
+    /// One write pulse to G* + R sigma_i z (SET if the target is at or above the current conductance;
+    /// one normal draw), whatever `program.open_loop` says: the papers' one-shot write.
     #[inline]
-    pub fn open_loop_write<R: Rng + ?Sized, S: FnMut(DeviceEvent)>(
+    fn open_loop_write<R: Rng + ?Sized, S: FnMut(DeviceEvent)>(
         &self,
         state: &mut DeviceState,
         target_us: f32,
@@ -71,15 +104,16 @@ impl Statistical {
             Polarity::Reset
         };
         let error = (target_us - g_before_us) / self.window.range_us;
-        let amplitude_v = self.scheme.amplitude_v(&mut self.scheme.start(), polarity, error);
+        let amplitude_v =
+            self.dac
+                .quantize(self.scheme.amplitude_v(&mut self.scheme.start(), polarity, error));
         let z = self.normal.sample(rng);
         state.g_us = target_us + self.window.range_us * state.sigma * z;
-        let width_ns = self.scheme.width_ns();
         sink(DeviceEvent::Pulse {
             g_before_us,
             g_after_us: state.g_us,
             amplitude_v,
-            width_ns,
+            width_ns: self.scheme.width_ns(),
             polarity,
         });
         let (set_pulses, reset_pulses) = match polarity {
@@ -93,33 +127,39 @@ impl Statistical {
         }
     }
 
-    /// A verify re-program: a fresh error of std R sigma_i retry_ratio around the target (one normal draw).
-    #[inline]
-    pub fn reprogram<R: Rng + ?Sized>(&self, state: &mut DeviceState, target_us: f32, rng: &mut R) -> f32 {
-        state.g_us = target_us + self.retry_spread_us(state) * self.normal.sample(rng);
+    #[inline(always)]
+    fn ready(&self, state: &DeviceState) -> f32 {
+        self.retry_spread_us(state)
+    }
+
+    #[inline(always)]
+    fn correct<R: Rng + ?Sized>(
+        &self,
+        spread_us: f32,
+        state: &mut DeviceState,
+        target_us: f32,
+        _: Polarity,
+        _: f32,
+        rng: &mut R,
+    ) -> f32 {
+        state.g_us = target_us + spread_us * self.normal.sample(rng);
         state.g_us
     }
 
-    /// The std of a re-program of this device, R sigma_i retry_ratio, in uS.
-    #[inline(always)]
-    pub fn retry_spread_us(&self, state: &DeviceState) -> f32 {
-        self.window.range_us * state.sigma * self.retry_ratio
-    }
-
-    /// After a converged verify: with `outcome = "gaussian"` the final error becomes N(0, (R sigma_wv)^2)
-    /// (one normal draw); otherwise nothing changes and nothing is drawn.
+    /// With `outcome = "gaussian"` the final error becomes N(0, (R sigma_wv)^2) (one normal draw);
+    /// otherwise nothing changes and nothing is drawn.
     #[inline]
-    pub fn settle<R: Rng + ?Sized>(&self, state: &mut DeviceState, target_us: f32, rng: &mut R) {
+    fn settle<R: Rng + ?Sized>(&self, state: &mut DeviceState, target_us: f32, rng: &mut R) {
         if self.gaussian_outcome {
             let z = self.normal.sample(rng);
             state.g_us = target_us + self.sigma_wv_us * z;
         }
     }
 
-    /// Energy of a pulse that moved the device from `g_before_us` to `g_after_us`: V^2 times the mean
-    /// conductance during the pulse (floored at 0: the unbounded abstraction can dip below 0) times width.
+    /// V^2 times the mean conductance during the pulse (floored at 0: the unbounded abstraction can dip
+    /// below 0) times the width.
     #[inline]
-    pub fn pulse_energy_pj(&self, amplitude_v: f32, g_before_us: f32, g_after_us: f32) -> f64 {
+    fn pulse_energy_pj(&self, amplitude_v: f32, g_before_us: f32, g_after_us: f32) -> f64 {
         let g = (0.5 * (g_before_us + g_after_us)).max(0.0);
         pulse_energy_pj(
             f64::from(amplitude_v),

@@ -1,15 +1,15 @@
 //! The write-verify loop of one device.
 //!
-//! The loop is written once, generic over the private [`Model`] trait, and monomorphised for each device
-//! model: [`WriteVerify::run`] matches on the device once and then runs a loop with no dispatch left in it
+//! The loop is written once, generic over [`DeviceModel`], and monomorphised for each device model:
+//! [`WriteVerify::run`] matches on the device once and then runs a loop with no dispatch left in it
 //! (static dispatch, not `Box<dyn>`, because this is the per-pulse hot loop).
 
 use super::fmath::at_least;
 use super::normal::Normal;
-use super::{Device, DeviceEvent, DeviceState, PulseLevel, Statistical};
+use super::{Device, DeviceEvent, DeviceModel, DeviceState, PulseLevel, Statistical};
 use crate::config::{DeviceModelConfig, HwConfig};
 use crate::periph::{Adc, WriteDriver};
-use crate::pulse::{Polarity, PulseScheme};
+use crate::pulse::Polarity;
 use rand::Rng;
 
 /// What one device's write-verify loop did.
@@ -46,84 +46,6 @@ pub struct WriteVerify {
     level_bands: Vec<(f32, f32, f32)>,
     /// levels - 1 over the range: a target's level index before rounding, per uS above g_min.
     levels_per_us: f32,
-}
-
-/// What the loop needs from a device model (implemented by both models; used only generically).
-trait Model {
-    /// Whether the verify ADC saturates at the window edges (pulse-level) or has headroom (statistical).
-    const SATURATING: bool;
-    /// Per-device constants of a correction pulse, computed once before the loop.
-    type Ready: Copy;
-    fn scheme(&self) -> &PulseScheme;
-    fn ready(&self, state: &DeviceState) -> Self::Ready;
-    /// One correction pulse; returns the new conductance.
-    fn correct<R: Rng + ?Sized>(
-        &self,
-        ready: Self::Ready,
-        state: &mut DeviceState,
-        target_us: f32,
-        polarity: Polarity,
-        amplitude_v: f32,
-        rng: &mut R,
-    ) -> f32;
-    /// After convergence (the statistical `gaussian` outcome).
-    fn settle<R: Rng + ?Sized>(&self, state: &mut DeviceState, target_us: f32, rng: &mut R);
-}
-
-impl Model for Statistical {
-    const SATURATING: bool = false;
-    /// R sigma_i retry_ratio: the std of a re-program, in uS.
-    type Ready = f32;
-    #[inline(always)]
-    fn scheme(&self) -> &PulseScheme {
-        &self.scheme
-    }
-    #[inline(always)]
-    fn ready(&self, state: &DeviceState) -> f32 {
-        self.retry_spread_us(state)
-    }
-    #[inline(always)]
-    fn correct<R: Rng + ?Sized>(
-        &self,
-        spread_us: f32,
-        state: &mut DeviceState,
-        target_us: f32,
-        _: Polarity,
-        _: f32,
-        rng: &mut R,
-    ) -> f32 {
-        state.g_us = target_us + spread_us * self.normal.sample(rng);
-        state.g_us
-    }
-    #[inline(always)]
-    fn settle<R: Rng + ?Sized>(&self, state: &mut DeviceState, target_us: f32, rng: &mut R) {
-        Statistical::settle(self, state, target_us, rng);
-    }
-}
-
-impl Model for PulseLevel {
-    const SATURATING: bool = true;
-    type Ready = ();
-    #[inline(always)]
-    fn scheme(&self) -> &PulseScheme {
-        &self.scheme
-    }
-    #[inline(always)]
-    fn ready(&self, _: &DeviceState) {}
-    #[inline(always)]
-    fn correct<R: Rng + ?Sized>(
-        &self,
-        _: (),
-        state: &mut DeviceState,
-        _: f32,
-        polarity: Polarity,
-        amplitude_v: f32,
-        rng: &mut R,
-    ) -> f32 {
-        self.step(state, polarity, amplitude_v, rng)
-    }
-    #[inline(always)]
-    fn settle<R: Rng + ?Sized>(&self, _: &mut DeviceState, _: f32, _: &mut R) {}
 }
 
 /// An acceptance band of integer ADC codes, tested as |code - mid| <= half: one comparison, one
@@ -248,7 +170,7 @@ impl WriteVerify {
 
     /// The reading of a code (saturated for a saturating ADC), in uS.
     #[inline(always)]
-    fn read_value<M: Model>(&self, code: f32) -> f32 {
+    fn read_value<M: DeviceModel>(&self, code: f32) -> f32 {
         if M::SATURATING {
             self.adc.value(self.adc.saturate(code))
         } else {
@@ -257,7 +179,7 @@ impl WriteVerify {
     }
 
     #[inline(always)]
-    fn read_with<M: Model, R: Rng + ?Sized>(&self, state: &DeviceState, rng: &mut R) -> f32 {
+    fn read_with<M: DeviceModel, R: Rng + ?Sized>(&self, state: &DeviceState, rng: &mut R) -> f32 {
         let code = if self.read_noise_us > 0.0 {
             self.read_code::<true, R>(state.g_us, rng)
         } else {
@@ -286,7 +208,7 @@ impl WriteVerify {
     }
 
     #[inline(always)]
-    fn run_with<M: Model, const NOISY: bool, R: Rng + ?Sized, S: FnMut(DeviceEvent)>(
+    fn run_with<M: DeviceModel, const NOISY: bool, R: Rng + ?Sized, S: FnMut(DeviceEvent)>(
         &self,
         model: &M,
         state: &mut DeviceState,
@@ -295,9 +217,8 @@ impl WriteVerify {
         sink: &mut S,
     ) -> VerifyReport {
         let scheme = model.scheme();
+        let dac = *model.dac();
         let width_ns = scheme.width_ns();
-        // V^2 G t 1e-3 pJ, with t folded in: pulse energy per V^2 per uS.
-        let pulse_pj_per_v2_us = width_ns * 1e-3;
         let inv_range = 1.0 / self.device.window().range_us;
         let mut scheme_state = scheme.start();
         // Acceptance as two comparisons on the code (same result as |target - read| <= tolerance): keeps
@@ -307,13 +228,13 @@ impl WriteVerify {
         let mut st = *state;
         let ready = model.ready(&st);
         let (mut reads, mut pulses) = (0u32, 0u32);
-        let (mut pulse_pj, mut read_pj) = (0f32, 0f32);
+        let (mut pulse_pj, mut read_pj) = (0f64, 0f64);
         let converged = loop {
             reads += 1;
             let g_us = st.g_us;
             let code = self.read_code::<NOISY, R>(g_us, rng);
             let read_us = self.read_value::<M>(code);
-            read_pj += self.read_pj_per_us * at_least(g_us, 0.0);
+            read_pj += f64::from(self.read_pj_per_us * at_least(g_us, 0.0));
             sink(DeviceEvent::Read { g_us, read_us });
             if band.contains(code) {
                 break true;
@@ -327,7 +248,8 @@ impl WriteVerify {
             } else {
                 Polarity::Reset
             };
-            let amplitude_v = scheme.amplitude_v(&mut scheme_state, polarity, error_us * inv_range);
+            let amplitude_v =
+                dac.quantize(scheme.amplitude_v(&mut scheme_state, polarity, error_us * inv_range));
             let g_after_us = model.correct(ready, &mut st, target_us, polarity, amplitude_v, rng);
             sink(DeviceEvent::Pulse {
                 g_before_us: g_us,
@@ -336,8 +258,7 @@ impl WriteVerify {
                 width_ns,
                 polarity,
             });
-            let g_mean = at_least(0.5 * (g_us + g_after_us), 0.0);
-            pulse_pj += amplitude_v * amplitude_v * g_mean * pulse_pj_per_v2_us;
+            pulse_pj += model.pulse_energy_pj(amplitude_v, g_us, g_after_us);
             pulses += 1;
         };
         if converged {
@@ -348,14 +269,14 @@ impl WriteVerify {
             reads,
             pulses,
             converged,
-            pulse_energy_pj: f64::from(pulse_pj),
-            read_energy_pj: f64::from(read_pj),
+            pulse_energy_pj: pulse_pj,
+            read_energy_pj: read_pj,
         }
     }
 
     /// The acceptance band of `target_us` in ADC codes: cached for the level targets, computed otherwise.
     #[inline(always)]
-    fn band<M: Model>(&self, target_us: f32) -> CodeBand {
+    fn band<M: DeviceModel>(&self, target_us: f32) -> CodeBand {
         let index = ((target_us - self.adc.value(0.0)) * self.levels_per_us + 0.5).max(0.0) as usize;
         let (lo, hi) = match self.level_bands.get(index) {
             Some(&(level_target, lo, hi)) if level_target == target_us => (lo, hi),

@@ -159,6 +159,14 @@ impl PulseScheme {
         }
     }
 
+    /// The largest amplitude of either polarity, in V: the full scale of the DAC that realises them.
+    pub fn full_scale_v(&self) -> f64 {
+        f64::from(
+            self.max_amplitude_v(Polarity::Set)
+                .max(self.max_amplitude_v(Polarity::Reset)),
+        )
+    }
+
     /// Whether the scheme verifies (`open_loop` does not).
     pub fn verifies(&self) -> bool {
         !matches!(self, PulseScheme::OpenLoop(_))

@@ -7,7 +7,7 @@
 //! of each phase it reports the phase (and, at device level, the phase's device events) to the trace sink
 //! and schedules the phase's end. Events are a closed enum; the queue knows nothing about physics.
 
-use super::array::{ArrayRun, Iteration, PhaseIndex, Timing};
+use super::array::{ArrayRun, Iteration, Phase, Timing};
 use super::queue::EventQueue;
 use super::time::Cycle;
 use crate::map::Mapped;
@@ -36,20 +36,20 @@ enum Event {
 struct Machine {
     run: ArrayRun,
     group: usize,
-    phase: PhaseIndex,
+    phase: Phase,
     record: usize,
     start: Cycle,
 }
 
 /// One phase as it plays.
-struct Phase {
+struct Played {
     op: PhaseOp,
     iteration: u32,
     devices: u32,
     pulses: u32,
     adc_conversions: u32,
     energy_pj: f64,
-    cycles: u64,
+    cycles: Cycle,
 }
 
 impl Machine {
@@ -58,50 +58,49 @@ impl Machine {
         &self.run.iterations[(g.iterations.start + j - 1) as usize]
     }
 
-    fn phase(&self, t: &Timing) -> Phase {
+    fn played(&self, t: &Timing) -> Played {
         let g = &self.run.groups[self.group];
-        let j = self.phase / 2;
         match self.phase {
-            0 => Phase {
+            Phase::Setup => Played {
                 op: PhaseOp::RowSetup,
                 iteration: 0,
                 devices: g.devices,
                 pulses: 0,
                 adc_conversions: 0,
-                energy_pj: 0.0,
+                energy_pj: t.setup_pj,
                 cycles: t.setup,
             },
-            1 => Phase {
+            Phase::Write => Played {
                 op: PhaseOp::Write,
                 iteration: 0,
                 devices: g.devices,
                 pulses: g.write_pulses,
                 adc_conversions: 0,
                 energy_pj: g.write_energy_pj,
-                cycles: g.write_cycles,
+                cycles: t.pulse_cycles(g.write_slots),
             },
-            p if p % 2 == 0 => {
+            Phase::VerifyRead(j) => {
                 let it = self.iteration(j);
-                Phase {
+                Played {
                     op: PhaseOp::VerifyRead,
                     iteration: j,
                     devices: it.pending,
                     pulses: 0,
                     adc_conversions: it.pending,
                     energy_pj: it.read_energy_pj,
-                    cycles: t.read_cycles(it.pending),
+                    cycles: t.read_cycles(it.conversions),
                 }
             }
-            _ => {
+            Phase::VerifyPulse(j) => {
                 let it = self.iteration(j);
-                Phase {
+                Played {
                     op: PhaseOp::VerifyPulse,
                     iteration: j,
                     devices: it.pulses,
                     pulses: it.pulses,
                     adc_conversions: 0,
                     energy_pj: it.pulse_energy_pj,
-                    cycles: t.pulse_cycles(it.pulses),
+                    cycles: t.pulse_cycles(it.slots),
                 }
             }
         }
@@ -111,18 +110,18 @@ impl Machine {
     fn advance(&mut self) -> bool {
         let verify_iterations = self.run.groups[self.group].iterations.len() as u32;
         let next = match self.phase {
-            0 => Some(1),
-            1 => (verify_iterations > 0).then_some(2),
+            Phase::Setup => Some(Phase::Write),
+            Phase::Write => (verify_iterations > 0).then_some(Phase::VerifyRead(1)),
             // After read j, pulse j if any device is still out of band.
-            p if p % 2 == 0 => (self.iteration(p / 2).pulses > 0).then_some(p + 1),
+            Phase::VerifyRead(j) => (self.iteration(j).pulses > 0).then_some(Phase::VerifyPulse(j)),
             // After pulse j, read j + 1 (the devices pulsed are exactly those read next).
-            p => Some(p + 1),
+            Phase::VerifyPulse(j) => Some(Phase::VerifyRead(j + 1)),
         };
         match next {
             Some(p) => self.phase = p,
             None => {
                 self.group += 1;
-                self.phase = 0;
+                self.phase = Phase::Setup;
             }
         }
         self.group < self.run.groups.len()
@@ -205,7 +204,7 @@ impl<'a> Chip<'a> {
                     let machine = Machine {
                         run,
                         group: 0,
-                        phase: 0,
+                        phase: Phase::Setup,
                         record: 0,
                         start: now,
                     };
@@ -231,14 +230,14 @@ impl<'a> Chip<'a> {
     /// Reports the phase the machine on `channel` is at and schedules its end.
     fn begin_phase<S: TraceSink>(&mut self, channel: u32, now: Cycle, sink: &mut S) -> io::Result<()> {
         let m = self.channels[channel as usize].as_mut().expect("busy channel");
-        let phase = m.phase(&self.timing);
+        let phase = m.played(&self.timing);
         let array = m.run.array;
         let row = m.run.groups[m.group].row;
         if self.filter.wants_row(array, row) {
             sink.on_phase(&PhaseEvent {
                 cycle: now.get(),
                 t_ns: now.to_ns(&self.clock).get(),
-                cycles: phase.cycles,
+                cycles: phase.cycles.get(),
                 array,
                 layer: m.run.layer,
                 row,
@@ -250,16 +249,17 @@ impl<'a> Chip<'a> {
                 energy_pj: phase.energy_pj,
             })?;
         }
-        let key = (m.group as u32, m.phase);
+        let key = (m.group as u32, m.phase.order());
         while let Some(r) = m.run.records.get(m.record) {
-            if (r.group, r.phase) > key {
+            let place = (r.group, r.phase.order());
+            if place > key {
                 break;
             }
             m.record += 1;
-            if (r.group, r.phase) < key || !self.filter.wants_row(array, r.row) {
+            if place < key || !self.filter.wants_row(array, r.row) {
                 continue;
             }
-            let cycle = now + Cycle(r.offset);
+            let cycle = now + r.offset;
             sink.on_pulse(&PulseEvent {
                 cycle: cycle.get(),
                 t_ns: cycle.to_ns(&self.clock).get(),
@@ -268,7 +268,7 @@ impl<'a> Chip<'a> {
                 row: r.row,
                 col: r.col,
                 op: r.op,
-                iteration: m.phase / 2,
+                iteration: phase.iteration,
                 g_before_us: r.g_before_us,
                 g_after_us: r.g_after_us,
                 read_us: r.read_us,
@@ -279,7 +279,7 @@ impl<'a> Chip<'a> {
             })?;
         }
         self.queue
-            .schedule(now + Cycle(phase.cycles), Event::PhaseEnd { channel });
+            .schedule(now + phase.cycles, Event::PhaseEnd { channel });
         Ok(())
     }
 

@@ -128,19 +128,22 @@ pub struct Energy {
     pub dac_pj: f64,
     /// Write-driver overhead per pulse.
     pub drivers_pj: f64,
+    /// Row setups (word-line select and gate charge).
+    pub row_setup_pj: f64,
     /// Controller static power over the programming time (chip level only).
     pub static_pj: f64,
 }
 
 impl Energy {
     /// The components' names and values, in a fixed order (the order of CSV columns and JSON keys).
-    pub fn components(&self) -> [(&'static str, f64); 6] {
+    pub fn components(&self) -> [(&'static str, f64); 7] {
         [
             ("write_pulses", self.write_pulses_pj),
             ("verify_reads", self.verify_reads_pj),
             ("adc", self.adc_pj),
             ("dac", self.dac_pj),
             ("drivers", self.drivers_pj),
+            ("row_setup", self.row_setup_pj),
             ("static", self.static_pj),
         ]
     }
@@ -158,6 +161,7 @@ impl AddAssign for Energy {
         self.adc_pj += o.adc_pj;
         self.dac_pj += o.dac_pj;
         self.drivers_pj += o.drivers_pj;
+        self.row_setup_pj += o.row_setup_pj;
         self.static_pj += o.static_pj;
     }
 }

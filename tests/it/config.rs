@@ -101,7 +101,7 @@ fn malformed_files_each_get_their_own_message() {
         (edit("[controller]", "[controller"), vec!["bad.toml", "line "]),
         // 12. ISPP cap below its start
         (
-            edit("v_max_v = 2.0", "v_max_v = 0.5"),
+            edit("v_max_v = 1.0", "v_max_v = 0.5"),
             vec!["program.scheme.v_max_v", "0.5 is out of range"],
         ),
         // 13. missing key
@@ -120,8 +120,8 @@ fn malformed_files_each_get_their_own_message() {
         ),
         // 15. negative physical parameter
         (
-            edit("c2c = 0.1", "c2c = -0.1"),
-            vec!["device.model.c2c", "-0.1 is out of range"],
+            edit("c2c = 0.2", "c2c = -0.2"),
+            vec!["device.model.c2c", "-0.2 is out of range"],
         ),
         // 16. more ADCs than columns
         (

@@ -61,6 +61,29 @@ fn preset(name: &str) -> HwConfig {
     config::load(name, &[]).unwrap()
 }
 
+/// The RRAM preset with a moderate, fast-converging device (eta 20%, c2c 10%, no RESET-state spread,
+/// k 12 uS/V), its nominal ISPP ramp as the open-loop write and a 1.0-2.0 V ISPP of 50 mV steps: for
+/// tests of a mechanism rather than of the preset's calibrated physics.
+fn moderate_rram() -> HwConfig {
+    let overrides: Vec<_> = [
+        "device.model.k_set_us_per_v=12.0",
+        "device.model.k_reset_us_per_v=12.0",
+        "device.model.eta_d2d=0.2",
+        "device.model.c2c=0.1",
+        "device.model.hrs_spread=0.0",
+        "program.open_loop={kind=\"ramp\"}",
+        "program.max_iterations=100",
+        "program.scheme.set_start_v=1.0",
+        "program.scheme.reset_start_v=1.0",
+        "program.scheme.v_step_v=0.05",
+        "program.scheme.v_max_v=2.0",
+    ]
+    .iter()
+    .map(|o| config::parse_override(o).unwrap())
+    .collect();
+    config::load("rram_1t1r_256", &overrides).unwrap()
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Statistical device.
 
@@ -86,7 +109,7 @@ fn statistical_iterations_follow_the_geometric_law() {
         let mut reads = Vec::with_capacity(n);
         for i in 0..n {
             let target = hw.device.level_us((i % 2) as u32) as f32;
-            let mut state = device.instantiate(target, sigma as f32, &mut rng);
+            let mut state = device.instantiate(sigma as f32, &mut rng);
             device.open_loop_write(&mut state, target, &mut rng, &mut no_events);
             let r = wv.run(&mut state, target, &mut rng, &mut no_events);
             assert!(r.converged);
@@ -123,7 +146,7 @@ fn statistical_gaussian_outcome_has_the_papers_after_verify_sigma() {
     let target = hw.device.level_us(1) as f32;
     let errors: Vec<f64> = (0..40_000)
         .map(|_| {
-            let mut s = device.instantiate(target, 0.3, &mut rng);
+            let mut s = device.instantiate(0.3, &mut rng);
             device.open_loop_write(&mut s, target, &mut rng, &mut no_events);
             assert!(wv.run(&mut s, target, &mut rng, &mut no_events).converged);
             f64::from(s.g_us - target)
@@ -147,7 +170,7 @@ fn open_loop_write_error_has_std_sigma_times_range() {
     let target = 10.0;
     let errors: Vec<f64> = (0..40_000)
         .map(|_| {
-            let mut s = device.instantiate(target, 0.07, &mut rng);
+            let mut s = device.instantiate(0.07, &mut rng);
             let r = device.open_loop_write(&mut s, target, &mut rng, &mut no_events);
             assert_eq!(r.pulses(), 1);
             f64::from(s.g_us - target)
@@ -171,7 +194,7 @@ fn verify_loop_contract_reads_pulses_and_failures() {
     let mut rng = rng::stream(5, Purpose::Device, 0);
     let target = 20.03; // between two ADC codes
     for _ in 0..50 {
-        let mut s = device.instantiate(target, 0.1, &mut rng);
+        let mut s = device.instantiate(0.1, &mut rng);
         device.open_loop_write(&mut s, target, &mut rng, &mut no_events);
         let (mut read_events, mut pulse_events) = (0, 0);
         let r = wv.run(&mut s, target, &mut rng, &mut |e| match e {
@@ -186,7 +209,7 @@ fn verify_loop_contract_reads_pulses_and_failures() {
     let hw = preset("rram_1t1r_256");
     let wv = WriteVerify::new(&hw);
     let target = hw.device.level_us(2) as f32;
-    let mut s = wv.device().instantiate(target, 0.1, &mut rng);
+    let mut s = wv.device().instantiate(0.1, &mut rng);
     let mut events = Vec::new();
     let r = wv.run(&mut s, target, &mut rng, &mut |e| events.push(e));
     assert!(r.converged && r.reads > 1);
@@ -261,7 +284,7 @@ proptest! {
             }
         };
         let target = hw.device.level_us((seed % 4) as u32) as f32;
-        let mut s = device.instantiate(target, 0.1 * sigma_scale, &mut rng);
+        let mut s = device.instantiate(0.1 * sigma_scale, &mut rng);
         device.open_loop_write(&mut s, target, &mut rng, &mut check);
         prop_assert!(inside(s.g_us));
         for (set, v) in pulses {
@@ -303,7 +326,7 @@ fn ispp_converges_at_every_level_of_the_rram_and_fefet_presets() {
 /// Mean pulses and std of the final error of write-verify with ISPP step `v_step` approaching `target`
 /// from one side only (from g_min with SET pulses, or from g_max with RESET pulses).
 fn ispp_run(v_step: f64, from_top: bool, level: u32) -> (f64, f64) {
-    let mut hw = preset("rram_1t1r_256");
+    let mut hw = moderate_rram();
     if let PulseSchemeConfig::Ispp { v_step_v, .. } = &mut hw.program.scheme {
         *v_step_v = v_step;
     }
@@ -314,7 +337,7 @@ fn ispp_run(v_step: f64, from_top: bool, level: u32) -> (f64, f64) {
     let (mut pulses, mut errors) = (0u64, Vec::new());
     let n = 6000;
     for _ in 0..n {
-        let mut s = device.instantiate(target, 0.1, &mut rng);
+        let mut s = device.instantiate(0.1, &mut rng);
         if from_top {
             s.g_us = hw.device.g_max_us as f32;
         }
@@ -345,7 +368,7 @@ fn larger_ispp_step_takes_fewer_pulses_and_leaves_a_wider_final_error() {
 
 #[test]
 fn pulse_device_spreads_scale_with_its_sigma() {
-    let hw = preset("rram_1t1r_256");
+    let hw = moderate_rram();
     let Device::Pulse(d) = Device::new(&hw) else {
         panic!("rram preset is pulse-level")
     };
@@ -381,7 +404,7 @@ fn pulse_step_matches_the_pulse_equation() {
     }
     let device = Device::new(&hw);
     let mut rng = rng::stream(1, Purpose::Device, 0);
-    let mut s = device.instantiate(20.0, 0.0, &mut rng); // sigma 0: the nominal device
+    let mut s = device.instantiate(0.0, &mut rng); // sigma 0: the nominal device
     s.g_us = 14.0;
     let g = device.pulse(&mut s, 0.0, Polarity::Set, 1.3, &mut rng, &mut no_events);
     let want = 14.0 + 12.0 * 0.5 * 2.0 * ((50.0f64 - 14.0) / 48.0).powf(1.5);
@@ -400,7 +423,7 @@ fn pulse_step_matches_the_pulse_equation() {
 /// The sigma-0 (nominal: eta 1, nominal thresholds, no noise) device of `hw` at `g_us`.
 fn nominal_at(device: &Device, g_us: f32) -> DeviceState {
     let mut rng = rng::stream(1, Purpose::Device, 0);
-    let mut s = device.instantiate(g_us, 0.0, &mut rng);
+    let mut s = device.instantiate(0.0, &mut rng);
     assert_eq!((s.eta, s.c2c), (1.0, 0.0));
     s.g_us = g_us;
     s
@@ -437,7 +460,7 @@ fn a_step_table_of_ones_changes_nothing_and_a_table_of_twos_doubles_every_step()
         };
         for i in 0..400u32 {
             let target = hw.device.level_us(i % 4) as f32;
-            let mut s = device.instantiate(target, 0.1, &mut rng);
+            let mut s = device.instantiate(0.1, &mut rng);
             device.open_loop_write(&mut s, target, &mut rng, &mut record);
             wv.run(&mut s, target, &mut rng, &mut record);
             // A device started high, so that RESET pulses are exercised too.
@@ -579,7 +602,7 @@ fn a_negative_exponent_accelerates_the_step_and_stays_finite_at_the_edge() {
 
 #[test]
 fn accelerating_and_knee_table_devices_converge_under_write_verify() {
-    let base = preset("rram_1t1r_256");
+    let base = moderate_rram();
     let accelerating = with_model(base.clone(), |p| p.nu_set = -0.8);
     // A knee: four times the step over the lowest eighth of the window, falling to 1 at the second
     // point and to 0.5 at G_max (on top of nu_SET = 1).
@@ -631,7 +654,7 @@ fn open_loop_reproduces_neurosim_pulse_counts() {
     let mut rng = rng::stream(1, Purpose::Device, 0);
     for (start, level, set, reset, end) in cases {
         let target = hw.device.level_us(level) as f32;
-        let mut s = device.instantiate(target, 0.0, &mut rng);
+        let mut s = device.instantiate(0.0, &mut rng);
         s.g_us = (g_min + start * step) as f32;
         let r = device.open_loop_write(&mut s, target, &mut rng, &mut no_events);
         assert_eq!(
@@ -657,7 +680,7 @@ fn open_loop_energy_is_the_sum_of_v2_g_t() {
     let step = hw.range_us() / 96.0;
     let mut rng = rng::stream(1, Purpose::Device, 0);
     let target = hw.device.level_us(1) as f32;
-    let mut s = device.instantiate(target, 0.0, &mut rng);
+    let mut s = device.instantiate(0.0, &mut rng);
     let r = device.open_loop_write(&mut s, target, &mut rng, &mut no_events);
     let want = 2.0 * 2.0 * 100.0 * 1e-3 * (32.0 * hw.device.g_min_us + 512.0 * step);
     assert!(
@@ -907,7 +930,7 @@ fn stream_draws_depend_only_on_the_stream() {
     let device = wv.device();
     let program = |rng: &mut Stream| {
         let target = hw.device.level_us(2) as f32;
-        let mut s = device.instantiate(target, 0.1, rng);
+        let mut s = device.instantiate(0.1, rng);
         device.open_loop_write(&mut s, target, rng, &mut no_events);
         let r = wv.run(&mut s, target, rng, &mut no_events);
         (s.g_us, r.reads)
@@ -952,7 +975,9 @@ fn device_report_cli_writes_the_csv_and_rejects_a_bad_level() {
     assert!(stdout.contains("level") && stdout.contains("pulses"), "{stdout}");
     let text = std::fs::read_to_string(&csv).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 3, "{text}");
+    // Two levels and their total.
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[3].starts_with("all,,1000,1,"), "{}", lines[3]);
     assert!(lines[0].starts_with("level,target_us,trials,success_rate,pulses_mean,pulses_median"));
     assert!(lines[1].starts_with("0,0,500,1,"), "{}", lines[1]);
     // The explicit `report` subcommand gives the same numbers.

@@ -102,28 +102,32 @@ fn closed_form_timing_when_every_device_converges_at_the_first_verify() {
     let mhz = hw.controller.clock_mhz;
     let setup = cycles(hw.program.row_setup_ns, mhz);
     let slot = cycles(hw.dac.conversion_ns + hw.program.scheme.width_ns(), mhz);
-    let settle = cycles(hw.program.read_settle_ns, mhz);
+    // A verify read: settle, the read pulse, then the busiest ADC's conversions.
+    let settle = cycles(hw.program.read_settle_ns + hw.program.read_pulse_ns, mhz);
     let conversion = cycles(hw.adc.conversion_ns, mhz);
-    let (drivers, adcs) = (hw.program.write_drivers_per_array, hw.adc.adcs_per_array);
-    let row = |n: u32| {
-        setup + u64::from(n.div_ceil(drivers)) * slot + settle + u64::from(n.div_ceil(adcs)) * conversion
-    };
+    // Columns bind to peripherals in adjacent groups: 3 drivers over 4 columns serve 2 columns each
+    // (driver 0 columns 0-1, driver 1 columns 2-3), 2 ADCs serve 2 columns each. A row of n devices in
+    // columns 0..n: its busiest driver has min(n, 2) one-pulse open-loop writes (all SET from g_min), its
+    // busiest ADC min(n, 2) conversions.
+    let row = |n: u64| setup + n.min(2) * slot + settle + n.min(2) * conversion;
     // (rows, devices per row) of arrays 0..4.
-    let arrays = [(4u64, 4u32), (4, 2), (2, 4), (2, 2)];
+    let arrays = [(4u64, 4u64), (4, 2), (2, 4), (2, 2)];
     let durations: Vec<u64> = arrays.iter().map(|&(rows, n)| rows * row(n)).collect();
-    assert_eq!((setup, slot, settle, conversion), (3, 11, 2, 1));
-    assert_eq!(durations, vec![116, 68, 58, 34]);
-    // Two channels: arrays 0 and 1 start at 0; 2 starts when 1 ends (68), 3 when 0 ends (116).
-    let starts = [0, 0, 68, 116];
+    assert_eq!((setup, slot, settle, conversion), (3, 11, 3, 1));
+    // Arrays 1 and 3 use only columns 0-1: one driver and one ADC serve all their devices, so they take
+    // as long as the full arrays (pooling over all ADCs would have counted 1 conversion, not 2).
+    assert_eq!(durations, vec![120, 120, 60, 60]);
+    // Two channels: arrays 0 and 1 start at 0 and end together at 120; channel 0's end comes first.
+    let starts = [0, 0, 120, 120];
     for (a, stats) in result.arrays.iter().enumerate() {
         assert_eq!(stats.start_cycle, starts[a], "array {a}");
         assert_eq!(stats.end_cycle - stats.start_cycle, durations[a], "array {a}");
     }
-    assert_eq!(result.summary.total_cycles, 150);
-    assert_eq!(result.summary.total_time_ns, 1500.0);
+    assert_eq!(result.summary.total_cycles, 180);
+    assert_eq!(result.summary.total_time_ns, 1800.0);
     assert_eq!(
         result.arrays.iter().map(|a| a.channel).collect::<Vec<_>>(),
-        vec![0, 1, 1, 0]
+        vec![0, 1, 0, 1]
     );
 }
 
@@ -134,16 +138,16 @@ fn closed_form_timing_with_two_rows_programmed_together() {
     hw.validate().unwrap();
     let layers = [layer("fc", &[3, 6], 1)];
     let (result, sink) = run(&hw, &layers, &Mask::All, 7, TraceLevel::Phase);
-    // A group of two rows pools its devices: one setup, ceil(2n / 3) slots of 11 cycles, one settle and
-    // ceil(2n / 2) conversions. Arrays: 2 groups of 8 devices (2 x 42), 2 groups of 4 (2 x 29), one group
-    // of 8 (42), one of 4 (29).
+    // A group of two rows: one setup; the two devices of a column share its driver and ADC, so the
+    // busiest driver and ADC have 4 devices (2 columns x 2 rows): 4 slots of 11 cycles, a settle of 3
+    // and 4 conversions, 54 cycles per group. Arrays 0 and 1: 2 groups; arrays 2 and 3: 1 group.
     let durations: Vec<u64> = result
         .arrays
         .iter()
         .map(|a| a.end_cycle - a.start_cycle)
         .collect();
-    assert_eq!(durations, vec![84, 58, 42, 29]);
-    assert_eq!(result.summary.total_cycles, 113);
+    assert_eq!(durations, vec![108, 108, 54, 54]);
+    assert_eq!(result.summary.total_cycles, 162);
     assert_eq!(result.summary.counts.rows, 6);
     let setup_rows: Vec<u32> = sink
         .phases
