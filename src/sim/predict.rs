@@ -3,9 +3,10 @@
 //!
 //! [`read_all`]: one read of every device of the chip, as the `measured` selection needs after the
 //! open-loop write: per array, row group by row group (`rows_in_parallel` rows at a time), a row setup,
-//! a read settle, then the conversions of the group's devices, `ceil(devices / adcs)` in a row; arrays
-//! are list-scheduled in array order on `parallel_arrays` channels, as the chip scheduler starts them.
-//! Energy: V_read^2 G t_read per device at its target conductance, and one ADC conversion per device.
+//! a read settle, then the conversions of the busiest ADC (columns bound to ADCs as
+//! [`Timing::adc_of`] binds them); arrays are list-scheduled in array order on `parallel_arrays`
+//! channels, as the chip scheduler starts them. Energy: V_read^2 G t_read per device at its target
+//! conductance, one ADC conversion per device, one row setup per row group.
 
 use super::Timing;
 use crate::config::HwConfig;
@@ -33,19 +34,26 @@ pub fn read_all(mapped: &Mapped, hw: &HwConfig) -> Cost {
     let mut devices: Vec<MappedDevice> = Vec::new();
     let mut array_cycles = Vec::with_capacity(mapped.num_arrays() as usize);
     let mut energy_pj = 0.0;
+    let group_rows = timing.rows_in_parallel.max(1);
+    let adcs = timing.adcs.max(1) as usize;
     for a in 0..mapped.num_arrays() {
         mapped.array_devices(a, &mut devices);
-        let rows = hw.array.rows as usize;
-        let mut per_row = vec![0u32; rows];
+        let groups = hw.array.rows.div_ceil(group_rows) as usize;
+        // Conversions per (row group, ADC).
+        let mut conversions = vec![0u32; groups * adcs];
         for d in &devices {
-            per_row[d.row as usize] += 1;
+            let g = (d.row / group_rows) as usize;
+            conversions[g * adcs + timing.adc_of(d.col) as usize] += 1;
             energy_pj += read_pj_per_us * f64::from(d.target_us) + timing.adc_pj;
         }
-        let cycles: u64 = per_row
-            .chunks(timing.rows_in_parallel.max(1) as usize)
-            .filter(|group| group.iter().any(|&n| n > 0))
-            .map(|group| timing.setup + timing.read_cycles(group.iter().sum()))
-            .sum();
+        let mut cycles = 0u64;
+        for group in conversions.chunks(adcs) {
+            let busiest = group.iter().copied().max().unwrap_or(0);
+            if busiest > 0 {
+                cycles += timing.setup.get() + timing.read_cycles(busiest).get();
+                energy_pj += timing.setup_pj;
+            }
+        }
         array_cycles.push(cycles);
     }
     let makespan = list_schedule(&array_cycles, hw.controller.parallel_arrays);
@@ -104,8 +112,11 @@ mod tests {
         let t = Timing::new(&hw);
         let clock = Clock::new(&hw.controller);
         let used_per_row = (outputs * per_weight) as u32;
+        assert_eq!(used_per_row, hw.array.cols, "every column used");
         let groups = rows.div_ceil(t.rows_in_parallel as usize) as u64;
-        let want = groups * (t.setup + t.read_cycles(used_per_row * t.rows_in_parallel));
+        // Every ADC serves cols / adcs columns of each of the group's rows.
+        let per_adc = used_per_row.div_ceil(t.adcs) * t.rows_in_parallel;
+        let want = groups * (t.setup.get() + t.read_cycles(per_adc).get());
         let cost = read_all(&m, &hw);
         assert_eq!(cost.time_ns, clock.ns(want));
         assert!(cost.energy_pj > m.num_devices() as f64 * t.adc_pj);
