@@ -28,6 +28,10 @@ pub enum Purpose {
     Training = 5,
     /// Device reports and calibration fits.
     Device = 6,
+    /// Characterising a chip before selection: the per-device sigma estimate's sampling error.
+    Characterise = 7,
+    /// The read of every device after the open-loop write that the `measured` selection scores from.
+    Measure = 8,
 }
 
 /// SplitMix64 finaliser: a bijective mixer with full avalanche, used to turn identities into seeds.

@@ -7,10 +7,14 @@ use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
+use uswim::experiment::engine::{Engine, Selector};
 use uswim::experiment::selection;
+use uswim::experiment::target;
 use uswim::map::{LayerWeights, Mapped};
 use uswim::nn::{Dataset, Split, model_file};
 use uswim::sensitivity::{self, Budget, Method, ScoreOptions};
+use uswim::sim::{self, Mask, ProgramOptions};
+use uswim::trace::{NullSink, TraceFilter, TraceLevel};
 
 /// Analyze a trained network's sensitivity to device variation and choose the weights to write-verify.
 ///
@@ -18,19 +22,21 @@ use uswim::sensitivity::{self, Budget, Method, ScoreOptions};
 /// programmable weight its gradient and diagonal second derivative; the --method score ranks the weights
 /// globally and the budget (--fraction of the weights, or --time-budget-ns of expected write-verify time)
 /// selects the top. The device-aware scores (uswim, uswim-paper, uswim-cost) and the time budget see each
-/// weight's devices as the --hw mapping places them, with the sigmas its variation map draws for --seed:
-/// program with the same --hw and --seed (`uswim program --mask OUT/mask.safetensors --seed S`) and the
-/// analyzer has seen exactly the sigmas programmed.
+/// weight's devices as the --hw mapping places them, with the sigmas --knowledge gives them: the variation
+/// map's expectation (prior, the default), an estimate from characterisation cycles of the chip of --seed,
+/// or that chip's true sigmas (oracle, an upper bound: program with the same --hw and --seed and the
+/// analyzer has seen exactly the sigmas programmed).
 ///
 /// Writes into --out: sensitivity.csv (layer, index, weight, grad, hess, score, selected; index is the
-/// flat row-major index in the PyTorch layout, grad the mean dL/dw and hess the summed d2L/dw2 over the
+/// flat row-major index in the PyTorch layout, grad the mean dL/dw and hess the mean d2L/dw2 over the
 /// calibration images, both in raw weight units) and mask.safetensors (one u8 0/1 tensor per weight
 /// tensor, same names and shapes).
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("budget").required(true).args(["fraction", "time_budget_ns"])))]
+#[command(group(clap::ArgGroup::new("budget").required(true).args(["fraction", "time_budget_ns", "max_drop"])))]
 #[command(after_help = "Examples:\n  \
 uswim analyze --model models/lenet_mnist.safetensors --hw paper_statistical --fraction 0.05\n  \
 uswim analyze --model models/lenet_mnist.safetensors --method swim --time-budget-ns 2e6 --out out/swim\n  \
+uswim analyze --model models/lenet_mnist.safetensors --hw paper_statistical --max-drop 0.5 --mc-runs 5\n  \
 uswim program --model models/lenet_mnist.safetensors --hw paper_statistical --mask out/analyze/mask.safetensors")]
 pub struct AnalyzeArgs {
     /// Trained model weights (safetensors, PyTorch names and layouts).
@@ -51,16 +57,40 @@ pub struct AnalyzeArgs {
     /// Score of each weight.
     #[arg(long, value_name = "METHOD", value_parser = method_parser(), default_value = "uswim")]
     method: Method,
+    /// Budget: an accuracy target: the cheapest selection (smallest fraction, so least simulated time) whose
+    /// paired Monte-Carlo drop from full write-verify is within P points with 95% confidence, by
+    /// bisection over the fraction (--mc-runs chips per probe on --test-images images).
+    #[arg(long, value_name = "P")]
+    max_drop: Option<f64>,
+    /// Monte-Carlo chips per probe of --max-drop.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    mc_runs: u32,
+    /// Test images per chip of --max-drop: the first N of the test split.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    test_images: usize,
+    /// Bisection steps of --max-drop.
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    search_steps: u32,
     /// Budget: the fraction of all programmable weights to verify, in [0, 1].
     #[arg(long, value_name = "F")]
     fraction: Option<f64>,
-    /// Budget: the total expected write-verify time of the selected weights, in ns.
+    /// Budget: the total programming time, in ns, open-loop write included: the open-loop write of every
+    /// device (simulated on the chip of --seed) is taken first, the rest goes to the expected
+    /// write-verify time of the selected weights.
     #[arg(long, value_name = "T")]
     time_budget_ns: Option<f64>,
     /// Leave out the first-order term 2g of the `swim` and `uswim-paper` scores (the authors keep it).
     #[arg(long)]
     no_first_order: bool,
-    /// Seed of the device variation map (the programmer's --seed) and of the `random` score.
+    /// What the device-aware scores know of the devices: prior (the variation map's expectation, the
+    /// default), characterised (each device's sigma estimated from --characterise-cycles programming
+    /// cycles of the chip of --seed) or oracle (the true sigmas of that chip: an upper bound).
+    #[arg(long, value_name = "K", default_value = "prior")]
+    knowledge: String,
+    /// Programming cycles per device of `--knowledge characterised`.
+    #[arg(long, value_name = "N", default_value_t = selection::DEFAULT_CHARACTERISE_CYCLES)]
+    characterise_cycles: u32,
+    /// Seed of the chip (the programmer's --seed) and of the `random` score.
     #[command(flatten)]
     seed: SeedArg,
     /// Output folder.
@@ -73,10 +103,19 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     let method = args.method;
     let seed = args.seed.seed;
     let out = args.out.resolve("analyze");
-    let budget = match (args.fraction, args.time_budget_ns) {
-        (Some(f), None) => Budget::Fraction(f),
-        (None, Some(t)) => Budget::TimeNs(t),
-        _ => return Err(BadInput("give exactly one of --fraction and --time-budget-ns".into()).into()),
+    let budget = match (args.fraction, args.time_budget_ns, args.max_drop) {
+        (Some(f), None, None) => Budget::Fraction(f),
+        (None, Some(t), None) => Budget::TimeNs(t),
+        // Replaced by the search's fraction once the sensitivity pass is done.
+        (None, None, Some(p)) if p.is_finite() && p >= 0.0 => Budget::Fraction(1.0),
+        (None, None, Some(p)) => {
+            return Err(BadInput(format!("--max-drop: {p}; allowed: >= 0 points")).into());
+        }
+        _ => {
+            return Err(
+                BadInput("give exactly one of --fraction, --time-budget-ns and --max-drop".into()).into(),
+            );
+        }
     };
     budget.validate()?;
     if args.calib_samples == 0 {
@@ -93,14 +132,37 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let curvature = sensitivity::analyze(&net, &calib, |_, _| {})?;
     let analyzed_s = start.elapsed().as_secs_f64();
-    let devices = selection::device_info(&mapped, &hw, seed);
+    let knowledge = selection::Knowledge::parse(&args.knowledge, args.characterise_cycles)?;
+    let devices = selection::device_info(&mapped, &hw, seed, knowledge);
     let options = ScoreOptions {
         method,
         seed,
         first_order: !args.no_first_order,
     };
     let scores = sensitivity::score(&curvature, Some(&devices), &options)?;
-    let chosen = sensitivity::select(&scores, budget, Some(&devices))?;
+    let budget = match args.max_drop {
+        Some(p) => Budget::Fraction(accuracy_target(
+            &args, &net, &mapped, &hw, &curvature, knowledge, p,
+        )?),
+        None => budget,
+    };
+    let open_loop_ns = match budget {
+        Budget::TimeNs(_) => Some(open_loop_time_ns(&mapped, &hw, seed)?),
+        Budget::Fraction(_) => None,
+    };
+    let verify_budget = match (budget, open_loop_ns) {
+        (Budget::TimeNs(t), Some(open)) if t < open => {
+            return Err(BadInput(format!(
+                "--time-budget-ns: {t} ns is below the open-loop write of every device ({open:.4e} ns on {}); \
+                 allowed: at least that",
+                hw.name
+            ))
+            .into());
+        }
+        (Budget::TimeNs(t), Some(open)) => Budget::TimeNs(t - open),
+        (b, _) => b,
+    };
+    let chosen = sensitivity::select(&scores, verify_budget, Some(&devices))?;
 
     let csv = staged.path().join("sensitivity.csv");
     sensitivity::write_csv(&csv, &curvature, &scores, &chosen)
@@ -127,6 +189,9 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         args.hw.hw,
         curvature.samples
     )?;
+    if method.needs_devices() {
+        outln!("  device knowledge: {knowledge}")?;
+    }
     outln!(
         "  method {method}, budget {budget}: {} of {} weights selected ({:.3}%)",
         chosen.selected,
@@ -146,6 +211,93 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
             total_ns
         )?;
     }
+    if let Some(open) = open_loop_ns {
+        outln!(
+            "  open-loop write of every device {open:.4e} ns (simulated, chip of seed {seed}), included in the \
+             time budget"
+        )?;
+    }
     outln!("  wrote {} and {}", csv.display(), mask_path.display())?;
     Ok(())
+}
+
+/// Runs the `--max-drop` search and prints its probes and result; returns the fraction found.
+fn accuracy_target(
+    args: &AnalyzeArgs,
+    net: &uswim::nn::Network,
+    mapped: &Mapped,
+    hw: &uswim::config::HwConfig,
+    curvature: &sensitivity::Curvature,
+    knowledge: selection::Knowledge,
+    max_drop_pct: f64,
+) -> anyhow::Result<f64> {
+    if args.mc_runs < 2 || args.test_images == 0 {
+        return Err(
+            BadInput("--max-drop needs --mc-runs >= 2 (an interval) and --test-images >= 1".into()).into(),
+        );
+    }
+    let mut test = Dataset::load(&args.data, Split::Test)?;
+    test.truncate(args.test_images);
+    let engine =
+        Engine::new(net, mapped, hw, Some(curvature), Some(&test)).map_err(|f| anyhow::anyhow!(f.message))?;
+    let selector = Selector {
+        method: args.method,
+        fraction: 1.0,
+        knowledge,
+    };
+    let search = target::cheapest_within(
+        &engine,
+        &selector,
+        args.seed.seed,
+        args.mc_runs,
+        max_drop_pct,
+        args.search_steps,
+    )
+    .map_err(|f| anyhow::anyhow!(f.message))?;
+    println!(
+        "  accuracy target: drop from full write-verify <= {max_drop_pct} points with 95% confidence, {} chips \
+         per probe on {} test images",
+        args.mc_runs,
+        test.len()
+    );
+    let show = |p: &target::Probe| {
+        format!(
+            "fraction {:.4}%: accuracy {:.2}% (95% CI {:.2} to {:.2}), paired drop {:.2} [{:.2}, {:.2}], time {:.4e} ns",
+            100.0 * p.fraction,
+            p.accuracy_pct.mean,
+            p.accuracy_pct.ci95_low,
+            p.accuracy_pct.ci95_high,
+            p.drop_pct.mean,
+            p.drop_pct.ci95_low,
+            p.drop_pct.ci95_high,
+            p.time_ns
+        )
+    };
+    println!("    full write-verify: {}", show(&search.full));
+    for p in &search.probes {
+        println!(
+            "    probe {}{}",
+            show(p),
+            if p.meets(max_drop_pct) { "  (meets)" } else { "" }
+        );
+    }
+    println!(
+        "  cheapest within the target: {} (budget {:.4}% of the weights, {:.2}x faster than full write-verify)",
+        show(&search.best),
+        100.0 * search.best.fraction,
+        search.full.time_ns / search.best.time_ns
+    );
+    Ok(search.best.fraction)
+}
+
+/// The simulated time of programming every device of `mapped` open-loop (no write-verify) on the chip
+/// of `seed`, in ns.
+fn open_loop_time_ns(mapped: &Mapped, hw: &uswim::config::HwConfig, seed: u64) -> anyhow::Result<f64> {
+    let options = ProgramOptions {
+        seed,
+        trace: TraceFilter::level(TraceLevel::Off),
+        keep_conductances: false,
+    };
+    let result = sim::program(mapped, hw, &Mask::None, &options, &mut NullSink)?;
+    Ok(result.summary.total_time_ns)
 }

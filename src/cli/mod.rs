@@ -17,6 +17,7 @@ mod hw;
 mod merge;
 mod plot;
 mod program;
+mod program_accuracy;
 mod reproduce;
 mod sweep;
 mod train;

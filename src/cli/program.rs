@@ -72,6 +72,17 @@ pub struct ProgramArgs {
     /// without events.csv); --trace-arrays and --trace-sample apply.
     #[arg(long, value_name = "FILE.json")]
     timeline: Option<PathBuf>,
+    /// Also measure the test accuracy of the programmed chip(s) on this dataset (name or IDX folder):
+    /// the traced chip's read-back weights, and with --mc-runs the Monte-Carlo chips'.
+    #[arg(long, value_name = "NAME|DIR", alias = "dataset")]
+    data: Option<String>,
+    /// With --data: Monte-Carlo chips programmed with the same mask (chip r from (--seed, r)), each
+    /// one's accuracy, time and energy from its one programming, into accuracy.csv.
+    #[arg(long, value_name = "N", requires = "data")]
+    mc_runs: Option<u32>,
+    /// With --data: classify the first N test images (default: all).
+    #[arg(long, value_name = "N", requires = "data")]
+    test_images: Option<usize>,
 }
 
 /// `--trace-level` values.
@@ -115,7 +126,6 @@ pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let seed = args.seed.seed;
     let out = args.out.resolve("program");
     let mask = load_mask(&args.mask, &net, &mapped, seed)?;
-    drop(net);
     mask.check(&mapped).map_err(|e| BadInput(e.to_string()))?;
 
     let staged = super::process::begin_out(&out, "program")?;
@@ -155,7 +165,7 @@ pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let options = ProgramOptions {
         seed,
         trace: filter,
-        keep_conductances: false,
+        keep_conductances: args.data.is_some(),
     };
     let result = sim::program(&mapped, &hw, &mask, &options, &mut sink).map_err(|e| match e {
         sim::SimError::Trace(io) => anyhow::Error::new(io).context("writing the event trace"),
@@ -176,10 +186,25 @@ pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         trace_level: args.trace_level.name().to_string(),
     };
     write_reports(staged.path(), &result, &hw, &run)?;
+    let accuracy = match &args.data {
+        None => String::new(),
+        Some(data) => super::program_accuracy::report(&super::program_accuracy::Request {
+            net: &net,
+            mapped: &mapped,
+            hw: &hw,
+            mask: &mask,
+            seed,
+            traced: &result,
+            data,
+            test_images: args.test_images,
+            mc_runs: args.mc_runs,
+            out: staged.path(),
+        })?,
+    };
     staged
         .commit()
         .with_context(|| format!("moving the outputs into {}", out.display()))?;
-    out!("{}", summary_text(&result, &hw, &run, &out))?;
+    out!("{}{accuracy}", summary_text(&result, &hw, &run, &out))?;
     Ok(())
 }
 

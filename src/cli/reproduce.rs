@@ -8,11 +8,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use uswim::config::DEFAULT_PRESET;
-use uswim::eval::EvalError;
 use uswim::experiment::reproduce::{
-    self, DEFAULT_FRACTIONS, DEFAULT_METHODS, ReproduceError, Spec, VariationSetting,
+    self, DEFAULT_FRACTIONS, DEFAULT_METHODS, PhysicalRun, ReproduceError, Spec, VariationSetting,
 };
 use uswim::experiment::reproduce_report::{self as report, Context};
+use uswim::experiment::selection::{self, Knowledge};
 use uswim::nn::{Dataset, Split, model_file};
 use uswim::sensitivity::Method;
 
@@ -20,26 +20,32 @@ use uswim::sensitivity::Method;
 pub const DEFAULT_RUNS: u32 = 10;
 /// Monte-Carlo runs per point with --full.
 pub const FULL_RUNS: u32 = 100;
+/// Monte-Carlo runs per point of the physical preset.
+pub const DEFAULT_PHYSICAL_RUNS: u32 = 5;
 
-/// Reproduce the U-SWIM experiment: selection methods (uswim, swim, magnitude, random) over write-verify
+/// Reproduce the U-SWIM experiment: selection methods (uswim, swim, measured, magnitude, random) over write-verify
 /// fractions from 0.1% to 100%, under uniform, band (the authors') and strongly non-uniform (lognormal,
 /// sigma_log 0.9) device variation, with Monte-Carlo accuracy on the test set and the simulated
 /// programming time and energy of every point.
 ///
-/// Defaults: the shipped LeNet (models/lenet_mnist.safetensors) on MNIST, accuracy on the papers'
-/// statistical preset (paper_statistical: sigma 0.3 open-loop, 0.03 verified), time and energy also on
-/// the RRAM 1T1R preset for the same masks; 10 Monte-Carlo runs per point on all 10,000 test images
-/// (--full: 100 runs); the sensitivity pass uses the first 4096 training images.
+/// Defaults: the shipped LeNet (models/lenet_mnist.safetensors) on MNIST, on the papers' statistical
+/// preset (paper_statistical: sigma 0.3 open-loop, 0.03 verified) under the three variation settings, and
+/// on the RRAM 1T1R preset with its own pulse-level physics (--physical; fewer fractions and runs: its
+/// programmer is slower). Every Monte-Carlo chip is programmed once; its accuracy, time and energy come
+/// from that programming, and run r uses the same chip for every point (common random numbers). 10 runs
+/// per point on all 10,000 test images (--full: 100 runs); the sensitivity pass uses the first 4096
+/// training images.
 ///
-/// Writes into --out: results.csv (one row per variation x method x fraction, plus the no- and full
-/// write-verify references), headline.md, and accuracy_vs_fraction, accuracy_vs_time (accuracy preset)
-/// and accuracy_vs_time_timing_hw (RRAM preset) as PNG and SVG.
+/// Writes into --out: results.csv (one row per setting x method x fraction, plus the no- and full
+/// write-verify references, with the paired drop from full write-verify), headline.md, and
+/// accuracy_vs_fraction and accuracy_vs_time (with 95% bands) as PNG and SVG.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
 uswim reproduce                                      # the default run, into out/reproduce\n  \
 uswim reproduce --mc-runs 3 --test-images 1000 --out out/quick\n  \
 uswim reproduce --full --out out/paper               # 100 Monte-Carlo runs per point\n  \
-uswim reproduce --methods uswim,swim --fractions 0.01,0.05,0.2,1")]
+uswim reproduce --methods uswim,swim --fractions 0.01,0.05,0.2,1\n  \
+uswim reproduce --hw rram_1t1r_256 --physical none    # the variation settings on the RRAM device")]
 pub struct ReproduceArgs {
     /// Trained model (safetensors); relative paths are also looked up in the crate folder.
     #[arg(long, value_name = "FILE", default_value = "models/lenet_mnist.safetensors")]
@@ -50,22 +56,41 @@ pub struct ReproduceArgs {
     /// Dataset name (mnist, fashion-mnist) or folder of IDX files.
     #[arg(long, value_name = "NAME|DIR", alias = "dataset", default_value = "mnist")]
     data: String,
-    /// Accuracy configuration (a preset or TOML file): the statistical device model of the Monte-Carlo
-    /// runs; its variation maps are replaced per setting.
+    /// Configuration of the variation settings (a preset or TOML file; statistical or pulse-level): each
+    /// Monte-Carlo chip is programmed once with it, and accuracy, time and energy come from that chip;
+    /// its variation maps are replaced per setting.
     #[arg(
         long,
         value_name = "FILE|PRESET",
-        alias = "hw",
+        alias = "accuracy-hw",
         default_value = "paper_statistical"
     )]
-    accuracy_hw: String,
-    /// Override a key of --accuracy-hw before each setting's overrides (repeatable).
+    hw: String,
+    /// Override a key of --hw before each setting's overrides (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
-    /// Hardware programmed with the same masks for time and energy only (the default of every other
+    /// A pulse-level preset also run with its own device physics (no variation override): the tool's own
+    /// accuracy-versus-time result beside the papers' statistical one (the default of every other
     /// command's --hw); `none` for none.
     #[arg(long, value_name = "FILE|PRESET", default_value = DEFAULT_PRESET)]
-    timing_hw: String,
+    physical: String,
+    /// Write-verify fractions of --physical, comma-separated, ascending, in (0, 1].
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "0.01,0.05,0.2,1"
+    )]
+    physical_fractions: Vec<f64>,
+    /// Monte-Carlo runs per point of --physical.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PHYSICAL_RUNS)]
+    physical_runs: u32,
+    /// What the uswim scores know of the devices: prior (default), characterised, oracle (an upper bound).
+    #[arg(long, value_name = "K", default_value = "prior")]
+    knowledge: String,
+    /// Programming cycles per device of `--knowledge characterised`.
+    #[arg(long, value_name = "N", default_value_t = selection::DEFAULT_CHARACTERISE_CYCLES)]
+    characterise_cycles: u32,
     /// A variation setting `NAME:KEY=VALUE` (repeatable; replaces the default three), e.g.
     /// `outliers:device.variation.maps=[{kind="outliers",fraction=0.05,multiplier=5.0}]`.
     #[arg(long = "variation", value_name = "NAME:KEY=VALUE")]
@@ -76,7 +101,7 @@ pub struct ReproduceArgs {
         value_name = "LIST",
         value_delimiter = ',',
         value_parser = method_parser(),
-        default_value = "uswim,swim,magnitude,random"
+        default_value = "uswim,swim,measured,magnitude,random"
     )]
     methods: Vec<Method>,
     /// Write-verify fractions, comma-separated, ascending, in (0, 1].
@@ -148,9 +173,14 @@ pub fn run(args: ReproduceArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         return Err(BadInput("--calib-samples: 0 images; allowed: at least 1".into()).into());
     }
     let spec = Spec {
-        hw: args.accuracy_hw.clone(),
+        hw: args.hw.clone(),
         overrides: parse_overrides(&args.overrides)?,
-        timing_hw: (args.timing_hw != "none").then(|| args.timing_hw.clone()),
+        physical: (args.physical != "none").then(|| PhysicalRun {
+            hw: args.physical.clone(),
+            fractions: args.physical_fractions.clone(),
+            runs: args.physical_runs,
+        }),
+        knowledge: Knowledge::parse(&args.knowledge, args.characterise_cycles)?,
         variations,
         methods: if methods.is_empty() {
             DEFAULT_METHODS.to_vec()
@@ -234,12 +264,7 @@ fn command_line() -> String {
 
 /// Bad input (exit code 2) or a runtime failure.
 fn classify(e: ReproduceError) -> anyhow::Error {
-    let bad = match &e {
-        ReproduceError::Config { .. } | ReproduceError::Input(_) | ReproduceError::Map(_) => true,
-        ReproduceError::Eval(inner) => matches!(inner, EvalError::Input(_) | EvalError::NoRuns),
-        _ => false,
-    };
-    if bad {
+    if e.is_bad_input() {
         BadInput(e.to_string()).into()
     } else {
         e.into()

@@ -1,6 +1,7 @@
 //! Experiments: parameter sweeps over hardware configurations and run settings, and their sharding
 //! across a cluster.
 
+pub mod engine;
 pub mod reproduce;
 pub mod reproduce_report;
 pub mod selection;
@@ -10,3 +11,4 @@ pub mod sweep;
 pub mod sweep_error;
 pub mod sweep_point;
 pub mod sweep_spec;
+pub mod target;

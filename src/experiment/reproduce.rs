@@ -1,37 +1,31 @@
-//! The U-SWIM experiment (`uswim reproduce`): selection methods over a grid of write-verify fractions,
-//! under several device-variation settings, with Monte-Carlo accuracy and the simulated programming time
-//! and energy of every point.
+//! The U-SWIM experiment (`uswim reproduce`): a built-in sweep over (variation setting, method,
+//! fraction), with Monte-Carlo accuracy and the simulated programming time and energy of every point.
 //!
 //! How a run is organised:
 //! 1. One sensitivity pass of the network over the calibration set (gradients and second derivatives);
-//!    every method's scores derive from it, and under each variation setting they differ only through the
-//!    device information ([`super::selection::device_info`]).
-//! 2. Per variation setting: the accuracy configuration (`spec.hw` with the setting's overrides) and,
-//!    optionally, a timing configuration (`spec.timing_hw` with the same overrides).
-//! 3. Every point (setting, method, fraction) and the two references (no and full write-verify) get
-//!    `spec.runs` Monte-Carlo runs; run `r` programs a fresh chip with seed [`run_seed`]`(seed, r)`, the
-//!    same for every point (common random numbers: methods are compared on the same chips and the same
-//!    programming noise). A selection that depends on the device sigmas (device-aware scores under a map
-//!    that draws per device, such as `lognormal`) is made per run, from that run's seed, so the analyzer
-//!    sees exactly the sigmas programmed; `random` draws its mask from the run's seed. All runs of all
-//!    points are one flat list of rayon tasks.
-//! 4. Time and energy: `time_ns` / `energy_pj` are the means over the runs of the accuracy
-//!    configuration's cycle-level programmer; the timing configuration programs run 0's mask once per
-//!    point (its time is a deterministic function of the mask and the seed).
+//!    every method's scores derive from it, and under each setting they differ only through the device
+//!    information ([`super::selection::device_info`], under the spec's [`Knowledge`]: `prior` by default).
+//! 2. The settings: each variation setting on `spec.hw` (the papers' statistical preset by default: the
+//!    comparison with the papers), and optionally `spec.physical`, a pulse-level preset with its own
+//!    physics (the tool's own result), on a smaller grid.
+//! 3. Every point (setting, method, fraction) and the two references (no and full write-verify) are
+//!    evaluated by the experiment engine ([`super::engine`]), the same function `uswim sweep` uses: run
+//!    `r` programs the chip of seed [`crate::eval::run_seed`]`(seed, r)` once, the same chips for every
+//!    point (common random numbers), and takes its accuracy, time and energy from that one programming.
+//! 4. Statistics: mean and 95% interval of the accuracy over runs, and the paired difference from full
+//!    write-verify on the same chips with its 95% interval; a fraction is within the allowed drop only
+//!    when the paired interval's upper bound is ([`smallest_within`]).
 
-use super::selection::{device_info, sigmas_depend_on_seed};
+use super::engine::{Engine, PointFailure, PointOutcome, Selector};
+use super::selection::Knowledge;
 use crate::config::{self, ConfigError, HwConfig, Override, VariationMapConfig};
 use crate::error::InputError;
-use crate::eval::{EvalError, Evaluator, Stats, run_seed};
+use crate::eval::Stats;
 use crate::map::{LayerWeights, MapError, Mapped};
 use crate::nn::{Dataset, Network};
-use crate::sensitivity::{self, Budget, Method, ScoreOptions, Scores};
-use crate::sim::{self, Mask, ProgramOptions, SimError};
-use crate::trace::{NullSink, Summary, TraceFilter, TraceLevel};
+use crate::sensitivity::{self, Method};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::borrow::Cow;
-use std::sync::OnceLock;
 use thiserror::Error;
 
 /// One device-variation setting: a name and the `--set`-style overrides that make it from the base
@@ -99,34 +93,64 @@ pub fn default_variations() -> Vec<VariationSetting> {
     ]
 }
 
-/// The default methods: uswim, swim, magnitude, random.
-pub const DEFAULT_METHODS: [Method; 4] = [Method::Uswim, Method::Swim, Method::Magnitude, Method::Random];
+/// The default methods: uswim, swim, measured, magnitude, random.
+pub const DEFAULT_METHODS: [Method; 5] = [
+    Method::Uswim,
+    Method::Swim,
+    Method::Measured,
+    Method::Magnitude,
+    Method::Random,
+];
 
 /// The default grid of write-verify fractions: 1-2-5 steps from 0.1% to 100%.
 pub const DEFAULT_FRACTIONS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0];
 
-/// What to run.
+/// The pulse-level preset run beside the statistical one: programmed with its own device physics (no
+/// variation override), on its own grid of fractions and runs (fewer: its programmer is slower).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Spec {
-    /// The accuracy configuration: a preset name or TOML file (`paper_statistical`).
+pub struct PhysicalRun {
+    /// A preset name or TOML file (`rram_1t1r_256`).
     pub hw: String,
-    /// Overrides applied to `hw` before each variation setting's.
-    pub overrides: Vec<Override>,
-    /// A second configuration programmed for time and energy only (`rram_1t1r_256`), with each
-    /// setting's overrides too.
-    pub timing_hw: Option<String>,
-    /// The variation settings.
-    pub variations: Vec<VariationSetting>,
-    /// The selection methods.
-    pub methods: Vec<Method>,
     /// Fractions of weights verified, ascending, in (0, 1].
     pub fractions: Vec<f64>,
     /// Monte-Carlo runs per point.
     pub runs: u32,
-    /// Seed of every run (see [`run_seed`]).
+}
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// The configuration of the variation settings: a preset name or TOML file (`paper_statistical`).
+    pub hw: String,
+    /// Overrides applied to `hw` before each variation setting's.
+    pub overrides: Vec<Override>,
+    /// The variation settings on `hw`.
+    pub variations: Vec<VariationSetting>,
+    /// A pulse-level preset run with its own physics (`None`: none).
+    pub physical: Option<PhysicalRun>,
+    /// The selection methods.
+    pub methods: Vec<Method>,
+    /// Fractions of weights verified on `hw`, ascending, in (0, 1].
+    pub fractions: Vec<f64>,
+    /// Monte-Carlo runs per point on `hw`.
+    pub runs: u32,
+    /// Seed of every run (run r of every point programs the chip `run_seed(seed, r)`).
     pub seed: u64,
+    /// What the device-aware scores know of the devices.
+    pub knowledge: Knowledge,
     /// The headline's accuracy drop allowed from full write-verify, in percentage points.
     pub max_drop_pct: f64,
+}
+
+/// One setting as run: a configuration with overrides, its grid and runs.
+#[derive(Debug, Clone, PartialEq)]
+struct Group {
+    name: String,
+    hw: String,
+    overrides: Vec<String>,
+    fractions: Vec<f64>,
+    runs: u32,
+    physical: bool,
 }
 
 impl Spec {
@@ -134,24 +158,31 @@ impl Spec {
     /// runs >= 1; distinct setting names.
     pub fn validate(&self) -> Result<(), InputError> {
         let bad = |field: &str, problem: String| Err(InputError::new("reproduce", field, problem));
-        if self.runs == 0 {
-            return bad("runs", "0 Monte-Carlo runs; allowed: at least 1".into());
-        }
-        if self.variations.is_empty() || self.methods.is_empty() || self.fractions.is_empty() {
+        if self.variations.is_empty() || self.methods.is_empty() {
             return bad(
                 "grid",
-                "needs at least one variation setting, one method and one fraction".into(),
+                "needs at least one variation setting and one method".into(),
             );
         }
-        if let Some(f) = self.fractions.iter().find(|f| !(**f > 0.0 && **f <= 1.0)) {
-            return bad("fractions", format!("{f} is out of range; allowed: (0, 1]"));
-        }
-        if self.fractions.windows(2).any(|w| w[0] >= w[1]) {
-            return bad("fractions", "must be strictly ascending".into());
-        }
-        for (i, v) in self.variations.iter().enumerate() {
-            if self.variations[..i].iter().any(|w| w.name == v.name) {
-                return bad("variations", format!("the name `{}` is used twice", v.name));
+        let groups = self.groups();
+        for (i, g) in groups.iter().enumerate() {
+            if g.runs == 0 {
+                return bad(
+                    "runs",
+                    format!("{}: 0 Monte-Carlo runs; allowed: at least 1", g.name),
+                );
+            }
+            if g.fractions.is_empty() {
+                return bad("fractions", format!("{}: needs at least one fraction", g.name));
+            }
+            if let Some(f) = g.fractions.iter().find(|f| !(**f > 0.0 && **f <= 1.0)) {
+                return bad("fractions", format!("{f} is out of range; allowed: (0, 1]"));
+            }
+            if g.fractions.windows(2).any(|w| w[0] >= w[1]) {
+                return bad("fractions", "must be strictly ascending".into());
+            }
+            if groups[..i].iter().any(|h| h.name == g.name) {
+                return bad("variations", format!("the name `{}` is used twice", g.name));
             }
         }
         if !(self.max_drop_pct >= 0.0 && self.max_drop_pct.is_finite()) {
@@ -160,17 +191,42 @@ impl Spec {
         Ok(())
     }
 
-    /// The number of progress units [`run`] reports: one per Monte-Carlo run and one per timing run.
-    pub fn work_units(&self) -> u64 {
-        let points = self.points_per_setting() as u64;
-        let timing = u64::from(self.timing_hw.is_some());
-        self.variations.len() as u64 * points * (u64::from(self.runs) + timing)
+    /// The settings run: every variation setting on `hw`, then the physical preset (named after it).
+    fn groups(&self) -> Vec<Group> {
+        let mut groups: Vec<Group> = self
+            .variations
+            .iter()
+            .map(|v| Group {
+                name: v.name.clone(),
+                hw: self.hw.clone(),
+                overrides: v.overrides.clone(),
+                fractions: self.fractions.clone(),
+                runs: self.runs,
+                physical: false,
+            })
+            .collect();
+        if let Some(p) = &self.physical {
+            groups.push(Group {
+                name: p.hw.clone(),
+                hw: p.hw.clone(),
+                overrides: Vec::new(),
+                fractions: p.fractions.clone(),
+                runs: p.runs,
+                physical: true,
+            });
+        }
+        groups
     }
 
-    /// Points simulated per setting: the two references and every method at every fraction below 1
-    /// (fraction 1 is the full write-verify reference).
-    fn points_per_setting(&self) -> usize {
-        2 + self.methods.len() * self.fractions.iter().filter(|&&f| f < 1.0).count()
+    /// The number of progress units [`run`] reports: one per Monte-Carlo run.
+    pub fn work_units(&self) -> u64 {
+        self.groups()
+            .iter()
+            .map(|g| {
+                let points = 2 + self.methods.len() * g.fractions.iter().filter(|&&f| f < 1.0).count();
+                points as u64 * u64::from(g.runs)
+            })
+            .sum()
     }
 }
 
@@ -192,12 +248,24 @@ pub enum ReproduceError {
     /// The network does not fit the configured crossbars.
     #[error("mapping: {0}")]
     Map(#[from] MapError),
-    /// A Monte-Carlo run failed.
-    #[error(transparent)]
-    Eval(#[from] EvalError),
-    /// A timing run failed.
-    #[error("timing run: {0}")]
-    Sim(#[from] SimError),
+    /// A point failed.
+    #[error("point {point}: {}", failure.message)]
+    Point {
+        /// The point (`setting/method/fraction`).
+        point: String,
+        /// What failed.
+        failure: PointFailure,
+    },
+}
+
+impl ReproduceError {
+    /// Whether bad input caused the failure (exit code 2).
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::Config { .. } | Self::Input(_) | Self::Map(_) => true,
+            Self::Point { failure, .. } => failure.bad_input,
+        }
+    }
 }
 
 /// Method name of the no-write-verify reference row.
@@ -208,10 +276,14 @@ pub const FULL_VERIFY: &str = "full-verify";
 /// One row of `results.csv`: a point (setting, method, fraction) or a reference.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
-    /// Variation setting.
+    /// Setting (variation setting on the statistical preset, or the physical preset's name).
     pub variation: String,
+    /// The hardware configuration's name.
+    pub hw: String,
     /// Method (or `no-verify` / `full-verify`).
     pub method: String,
+    /// Device knowledge of a device-aware score (`oracle` is an upper bound); empty for the others.
+    pub knowledge: String,
     /// Fraction of weights selected for write-verify.
     pub fraction: f64,
     /// Weights verified (run 0).
@@ -232,48 +304,61 @@ pub struct Row {
     pub accuracy_ci95_low_pct: f64,
     /// Upper end of the 95% confidence interval of the mean accuracy, in percent.
     pub accuracy_ci95_high_pct: f64,
-    /// Programming time on the accuracy configuration, mean over runs, in ns.
+    /// Accuracy drop from full write-verify on the same chips (paired), mean over runs, in points.
+    pub drop_mean_pct: f64,
+    /// Lower end of the paired drop's 95% interval, in points.
+    pub drop_ci95_low_pct: f64,
+    /// Upper end of the paired drop's 95% interval, in points.
+    pub drop_ci95_high_pct: f64,
+    /// Programming time of the same chips, mean over runs, in ns.
     pub time_ns: f64,
-    /// Programming energy on the accuracy configuration, mean over runs, in pJ.
+    /// Programming energy of the same chips, mean over runs, in pJ.
     pub energy_pj: f64,
-    /// Programming time of run 0's mask on the timing configuration, in ns (empty without one).
-    pub timing_hw_time_ns: Option<f64>,
-    /// Programming energy of run 0's mask on the timing configuration, in pJ.
-    pub timing_hw_energy_pj: Option<f64>,
+}
+
+impl Row {
+    /// The method as tables and plots name it: `oracle` knowledge is labelled an upper bound.
+    pub fn label(&self) -> String {
+        if self.knowledge == Knowledge::Oracle.name() {
+            format!("{} (oracle: upper bound)", self.method)
+        } else {
+            self.method.clone()
+        }
+    }
 }
 
 /// What the experiment ran on, for the report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunInfo {
-    /// Name of the accuracy configuration.
-    pub hw_name: String,
-    /// The accuracy configuration as given (preset name or file).
+    /// The statistical configuration as given (preset name or file).
     pub hw_source: String,
-    /// The timing configuration as given.
-    pub timing_hw_source: Option<String>,
-    /// Name of the timing configuration.
-    pub timing_hw_name: Option<String>,
     /// Calibration images of the sensitivity pass.
     pub calib_images: usize,
     /// Test images per Monte-Carlo run.
     pub test_images: usize,
-    /// Arrays of the accuracy configuration's mapping.
-    pub arrays: u32,
-    /// Arrays of the timing configuration's mapping.
-    pub timing_arrays: Option<u32>,
-    /// The variation settings, in order.
+    /// Device knowledge of the device-aware scores.
+    pub knowledge: Knowledge,
+    /// The settings, in order.
     pub settings: Vec<SettingInfo>,
 }
 
-/// A variation setting as run.
+/// A setting as run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SettingInfo {
     /// Its name.
     pub name: String,
+    /// The configuration's name.
+    pub hw_name: String,
+    /// Arrays of its mapping.
+    pub arrays: u32,
+    /// Monte-Carlo runs per point.
+    pub runs: u32,
     /// Its overrides, as typed.
     pub overrides: Vec<String>,
     /// Whether any of its maps makes device sigmas differ (anything but `uniform`).
     pub nonuniform: bool,
+    /// Whether it is the pulse-level preset run with its own physics.
+    pub physical: bool,
 }
 
 /// The experiment's results: one row per point and reference, settings in order, then references, then
@@ -286,53 +371,50 @@ pub struct Results {
     pub info: RunInfo,
 }
 
-/// How a point's mask is made.
-enum Selector {
-    /// No write-verify.
-    None,
-    /// Full write-verify.
-    All,
-    /// One mask for every run.
-    Fixed(Mask),
-    /// A uniformly random mask from the run's seed.
-    Random(f64),
-    /// Fraction 1 of a method: the rows of the `full-verify` reference point with this index.
-    SameAs(usize),
-    /// A device-aware method under seed-dependent sigmas: the scores of each run's chip.
-    PerRun {
-        /// The fraction selected.
-        fraction: f64,
-        /// Index of the method's per-run scores.
-        scores: usize,
-    },
-}
-
-/// A point of the grid.
+/// A point of the grid: its setting and selection.
 struct Point {
     setting: usize,
     method: String,
-    fraction: f64,
     selector: Selector,
 }
 
-/// Everything built once per variation setting.
+/// Everything built once per setting.
 struct Setting {
     hw: HwConfig,
     mapped: Mapped,
-    timing: Option<(HwConfig, Mapped)>,
 }
 
-/// The work items: every run of every point, and every point's timing run.
-#[derive(Clone, Copy)]
-enum Job {
-    Mc { point: usize, run: u32 },
-    Timing { point: usize },
-}
-
-/// A job's outcome.
-enum Outcome {
-    Mc { accuracy: f64, summary: Box<Summary> },
-    Timing { summary: Box<Summary> },
+/// The points of every setting, in row order: per setting the two references, then every method at
+/// every fraction below 1 (fraction 1 of a method is the full-verify reference, repeated as a row).
+fn points(spec: &Spec, groups: &[Group]) -> Vec<Point> {
+    let mut points = Vec::new();
+    for (si, g) in groups.iter().enumerate() {
+        let reference = |name: &str, fraction: f64| Point {
+            setting: si,
+            method: name.to_string(),
+            selector: Selector {
+                method: Method::Random,
+                fraction,
+                knowledge: spec.knowledge,
+            },
+        };
+        points.push(reference(NO_VERIFY, 0.0));
+        points.push(reference(FULL_VERIFY, 1.0));
+        for &method in &spec.methods {
+            for &fraction in g.fractions.iter().filter(|&&f| f < 1.0) {
+                points.push(Point {
+                    setting: si,
+                    method: method.name().to_string(),
+                    selector: Selector {
+                        method,
+                        fraction,
+                        knowledge: spec.knowledge,
+                    },
+                });
+            }
+        }
+    }
+    points
 }
 
 /// Runs the experiment on `network` with the sensitivity pass over `calib` and accuracy on `test`.
@@ -347,181 +429,50 @@ pub fn run(
     spec.validate()?;
     let curvature = sensitivity::analyze(network, calib, |_, _| {})?;
     let weights = LayerWeights::of_network(network);
-    let settings = spec
-        .variations
+    let groups = spec.groups();
+    let settings = groups
         .iter()
-        .map(|v| build_setting(spec, v, &weights))
+        .map(|g| build_setting(spec, g, &weights))
         .collect::<Result<Vec<_>, _>>()?;
-    let evaluators = settings
+    let engines = settings
         .iter()
-        .map(|s| Evaluator::new(network, &s.mapped, &s.hw, test))
-        .collect::<Result<Vec<_>, _>>()?;
-
-    // Scores that need no device information are the same under every setting.
-    let plain: Vec<Option<Scores>> = spec
-        .methods
-        .iter()
-        .map(|&m| {
-            (!m.needs_devices() && m != Method::Random)
-                .then(|| sensitivity::score(&curvature, None, &score_options(m, spec.seed)))
-                .transpose()
-        })
-        .collect::<Result<_, _>>()?;
-
-    let mut points = Vec::new();
-    let mut per_run_keys: Vec<(usize, Method)> = Vec::new();
-    for (si, setting) in settings.iter().enumerate() {
-        let full = points.len() + 1;
-        points.push(Point {
-            setting: si,
-            method: NO_VERIFY.into(),
-            fraction: 0.0,
-            selector: Selector::None,
-        });
-        points.push(Point {
-            setting: si,
-            method: FULL_VERIFY.into(),
-            fraction: 1.0,
-            selector: Selector::All,
-        });
-        let per_run = sigmas_depend_on_seed(&setting.hw.device.variation);
-        let fixed_devices = OnceLock::new();
-        for (mi, &method) in spec.methods.iter().enumerate() {
-            // Device-aware scores under sigmas that do not depend on the seed: one selection for all runs.
-            let scores: Option<Scores> = match (method, &plain[mi]) {
-                (Method::Random, _) => None,
-                (_, Some(s)) => Some(s.clone()),
-                _ if per_run => None,
-                _ => {
-                    let devices = fixed_devices
-                        .get_or_init(|| device_info(&setting.mapped, &setting.hw, run_seed(spec.seed, 0)));
-                    Some(sensitivity::score(
-                        &curvature,
-                        Some(devices),
-                        &score_options(method, spec.seed),
-                    )?)
-                }
-            };
-            let key = if method != Method::Random && scores.is_none() {
-                per_run_keys.push((si, method));
-                Some(per_run_keys.len() - 1)
-            } else {
-                None
-            };
-            for &fraction in spec.fractions.iter().filter(|&&f| f < 1.0) {
-                let selector = match (&scores, key) {
-                    (Some(s), _) => Selector::Fixed(Mask::Weights(
-                        sensitivity::select(s, Budget::Fraction(fraction), None)?.layers,
-                    )),
-                    (None, Some(k)) => Selector::PerRun { fraction, scores: k },
-                    (None, None) => Selector::Random(fraction),
-                };
-                points.push(Point {
-                    setting: si,
-                    method: method.name().to_string(),
-                    fraction,
-                    selector,
-                });
-            }
-            if spec.fractions.last() == Some(&1.0) {
-                points.push(Point {
-                    setting: si,
-                    method: method.name().to_string(),
-                    fraction: 1.0,
-                    selector: Selector::SameAs(full),
-                });
-            }
-        }
-    }
-
-    // Device-aware scores under seed-dependent sigmas: each run's chip has its own sigmas (from the run's
-    // seed, as the programmer draws them) and so its own scores, made here once per (key, run) before the
-    // runs start (not lazily inside them: rayon's work stealing could re-enter a lazy initialisation).
-    let pairs: Vec<(usize, u32)> = (0..per_run_keys.len())
-        .flat_map(|k| (0..spec.runs).map(move |r| (k, r)))
-        .collect();
-    let flat: Vec<Scores> = pairs
+        .map(|s| Engine::new(network, &s.mapped, &s.hw, Some(&curvature), Some(test)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|failure| ReproduceError::Point {
+            point: "setup".into(),
+            failure,
+        })?;
+    let points = points(spec, &groups);
+    let outcomes: Vec<PointOutcome> = points
         .par_iter()
-        .map(|&(k, r)| {
-            let (si, method) = per_run_keys[k];
-            let s = &settings[si];
-            let devices = device_info(&s.mapped, &s.hw, run_seed(spec.seed, r));
-            sensitivity::score(&curvature, Some(&devices), &score_options(method, spec.seed))
-        })
-        .collect::<Result<_, _>>()?;
-    let mut flat = flat.into_iter();
-    let per_run_scores: PerRunScores = per_run_keys
-        .iter()
-        .map(|_| flat.by_ref().take(spec.runs as usize).collect())
-        .collect();
-    let masks = Masks {
-        seed: spec.seed,
-        settings: &settings,
-        per_run_scores: &per_run_scores,
-    };
-    let mut jobs = Vec::new();
-    for (point, p) in points.iter().enumerate() {
-        if matches!(p.selector, Selector::SameAs(_)) {
-            continue;
-        }
-        jobs.extend((0..spec.runs).map(|run| Job::Mc { point, run }));
-        if spec.timing_hw.is_some() {
-            jobs.push(Job::Timing { point });
-        }
-    }
-    let outcomes: Vec<Outcome> = jobs
-        .par_iter()
-        .map(|&job| -> Result<Outcome, ReproduceError> {
-            let outcome = match job {
-                Job::Mc { point, run } => {
-                    let p = &points[point];
-                    let mask = masks.of(p, run)?;
-                    let r = evaluators[p.setting].run(&mask, run_seed(spec.seed, run))?;
-                    Outcome::Mc {
-                        accuracy: r.accuracy,
-                        summary: Box::new(r.summary),
-                    }
-                }
-                Job::Timing { point } => {
-                    let p = &points[point];
-                    let mask = masks.of(p, 0)?;
-                    let (hw, mapped) = settings[p.setting]
-                        .timing
-                        .as_ref()
-                        .expect("timing jobs exist only with a timing configuration");
-                    let options = ProgramOptions {
-                        seed: run_seed(spec.seed, 0),
-                        trace: TraceFilter::level(TraceLevel::Off),
-                        keep_conductances: false,
-                    };
-                    let result = sim::program(mapped, hw, &mask, &options, &mut NullSink)?;
-                    Outcome::Timing {
-                        summary: Box::new(result.summary),
-                    }
-                }
-            };
-            progress(1);
+        .map(|p| {
+            let runs = groups[p.setting].runs;
+            let outcome = engines[p.setting]
+                .evaluate(&p.selector, spec.seed, runs)
+                .map_err(|failure| ReproduceError::Point {
+                    point: format!("{}/{}/{}", groups[p.setting].name, p.method, p.selector.fraction),
+                    failure,
+                })?;
+            progress(u64::from(runs));
             Ok(outcome)
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, ReproduceError>>()?;
 
-    let rows = collect_rows(spec, &points, &settings, &jobs, outcomes);
+    let rows = collect_rows(&groups, &points, &settings, &outcomes);
     let info = RunInfo {
-        hw_name: settings[0].hw.name.clone(),
         hw_source: spec.hw.clone(),
-        timing_hw_source: spec.timing_hw.clone(),
-        timing_hw_name: settings[0].timing.as_ref().map(|(hw, _)| hw.name.clone()),
         calib_images: curvature.samples,
         test_images: test.len(),
-        arrays: settings[0].mapped.num_arrays(),
-        timing_arrays: settings[0].timing.as_ref().map(|(_, m)| m.num_arrays()),
-        settings: spec
-            .variations
+        knowledge: spec.knowledge,
+        settings: groups
             .iter()
             .zip(&settings)
-            .map(|(v, s)| SettingInfo {
-                name: v.name.clone(),
-                overrides: v.overrides.clone(),
+            .map(|(g, s)| SettingInfo {
+                name: g.name.clone(),
+                hw_name: s.hw.name.clone(),
+                arrays: s.mapped.num_arrays(),
+                runs: g.runs,
+                overrides: g.overrides.clone(),
                 nonuniform: s
                     .hw
                     .device
@@ -529,124 +480,74 @@ pub fn run(
                     .maps
                     .iter()
                     .any(|m| !matches!(m, VariationMapConfig::Uniform {})),
+                physical: g.physical,
             })
             .collect(),
     };
     Ok(Results { rows, info })
 }
 
-/// Scores of a device-aware method under seed-dependent sigmas, per key, per run.
-type PerRunScores = Vec<Vec<Scores>>;
-
-/// Makes the mask of a point for a run.
-struct Masks<'a> {
-    seed: u64,
-    settings: &'a [Setting],
-    per_run_scores: &'a PerRunScores,
-}
-
-impl<'a> Masks<'a> {
-    /// The mask of `point` in run `run`.
-    fn of(&self, point: &'a Point, run: u32) -> Result<Cow<'a, Mask>, ReproduceError> {
-        static NONE: Mask = Mask::None;
-        static ALL: Mask = Mask::All;
-        let seed = run_seed(self.seed, run);
-        let setting = &self.settings[point.setting];
-        Ok(match &point.selector {
-            Selector::None => Cow::Borrowed(&NONE),
-            Selector::All => Cow::Borrowed(&ALL),
-            Selector::Fixed(m) => Cow::Borrowed(m),
-            Selector::SameAs(_) => unreachable!("an alias point has no jobs"),
-            Selector::Random(f) => Cow::Owned(Mask::random(&setting.mapped, *f, seed)),
-            Selector::PerRun { fraction, scores } => {
-                let s = &self.per_run_scores[*scores][run as usize];
-                Cow::Owned(Mask::Weights(
-                    sensitivity::select(s, Budget::Fraction(*fraction), None)?.layers,
-                ))
-            }
-        })
-    }
-}
-
-/// Scoring options of the experiment: the authors' first-order term on.
-fn score_options(method: Method, seed: u64) -> ScoreOptions {
-    ScoreOptions {
-        seed,
-        ..ScoreOptions::new(method)
-    }
-}
-
-/// The configurations and mappings of one setting.
-fn build_setting(
-    spec: &Spec,
-    v: &VariationSetting,
-    weights: &[LayerWeights],
-) -> Result<Setting, ReproduceError> {
+/// The configuration and mapping of one setting.
+fn build_setting(spec: &Spec, g: &Group, weights: &[LayerWeights]) -> Result<Setting, ReproduceError> {
     let config_error = |source: ConfigError| ReproduceError::Config {
-        setting: v.name.clone(),
+        setting: g.name.clone(),
         source,
     };
-    let own: Vec<Override> = v
+    let own: Vec<Override> = g
         .overrides
         .iter()
         .map(|t| config::parse_override(t))
         .collect::<Result<_, _>>()
         .map_err(config_error)?;
-    let mut all = spec.overrides.clone();
-    all.extend(own.iter().cloned());
-    let hw = config::load(&spec.hw, &all).map_err(config_error)?;
-    let mapped = Mapped::new(weights, &hw)?;
-    let timing = match &spec.timing_hw {
-        None => None,
-        Some(t) => {
-            let hw = config::load(t, &own).map_err(config_error)?;
-            let mapped = Mapped::new(weights, &hw)?;
-            Some((hw, mapped))
-        }
+    let mut all = if g.physical {
+        Vec::new()
+    } else {
+        spec.overrides.clone()
     };
-    Ok(Setting { hw, mapped, timing })
+    all.extend(own);
+    let hw = config::load(&g.hw, &all).map_err(config_error)?;
+    let mapped = Mapped::new(weights, &hw)?;
+    Ok(Setting { hw, mapped })
 }
 
-/// Aggregates the job outcomes into one row per point.
+/// One row per point, with the paired drop from its setting's full-verify point (same chips); after a
+/// method's last fraction below 1, its fraction 1 repeats the full-verify reference under its name.
 fn collect_rows(
-    spec: &Spec,
+    groups: &[Group],
     points: &[Point],
     settings: &[Setting],
-    jobs: &[Job],
-    outcomes: Vec<Outcome>,
+    outcomes: &[PointOutcome],
 ) -> Vec<Row> {
-    let mut accuracies: Vec<Vec<f64>> = vec![Vec::new(); points.len()];
-    let mut summaries: Vec<Vec<Summary>> = vec![Vec::new(); points.len()];
-    let mut timing: Vec<Option<Summary>> = vec![None; points.len()];
-    for (job, outcome) in jobs.iter().zip(outcomes) {
-        match (job, outcome) {
-            (Job::Mc { point, .. }, Outcome::Mc { accuracy, summary }) => {
-                accuracies[*point].push(accuracy);
-                summaries[*point].push(*summary);
-            }
-            (Job::Timing { point }, Outcome::Timing { summary }) => timing[*point] = Some(*summary),
-            _ => unreachable!("each job gives its own kind of outcome"),
-        }
-    }
     let mut rows: Vec<Row> = Vec::with_capacity(points.len());
-    for (i, p) in points.iter().enumerate() {
-        if let Selector::SameAs(full) = p.selector {
-            let row = Row {
-                method: p.method.clone(),
-                ..rows[full].clone()
-            };
-            rows.push(row);
-            continue;
+    let mut full_row = 0;
+    let mut full_point = 0;
+    for (i, (p, outcome)) in points.iter().zip(outcomes).enumerate() {
+        if p.method == FULL_VERIFY {
+            full_row = rows.len();
+            full_point = i;
         }
-        let stats = Stats::of(&accuracies[i]).expect("runs >= 1");
-        let runs = &summaries[i];
-        let mean = |f: &dyn Fn(&Summary) -> f64| runs.iter().map(f).sum::<f64>() / runs.len() as f64;
-        let first = &runs[0];
+        let accuracies = outcome.accuracies();
+        let drops: Vec<f64> = outcomes[full_point]
+            .accuracies()
+            .iter()
+            .zip(&accuracies)
+            .map(|(f, a)| f - a)
+            .collect();
+        let stats = Stats::of(&accuracies).expect("runs >= 1");
+        let drop = Stats::of(&drops).expect("runs >= 1");
+        let first = &outcome.runs[0].summary;
         let mapped = &settings[p.setting].mapped;
+        let knowledge = if p.selector.method.needs_devices() {
+            p.selector.knowledge.name().to_string()
+        } else {
+            String::new()
+        };
         rows.push(Row {
-            variation: spec.variations[p.setting].name.clone(),
+            variation: groups[p.setting].name.clone(),
+            hw: settings[p.setting].hw.name.clone(),
             method: p.method.clone(),
-            fraction: p.fraction,
+            knowledge: knowledge.clone(),
+            fraction: p.selector.fraction,
             weights_verified: first.selected_weights,
             weights_total: mapped.num_weights(),
             devices_verified: first.counts.selected_devices,
@@ -656,11 +557,24 @@ fn collect_rows(
             accuracy_std_pct: 100.0 * stats.std,
             accuracy_ci95_low_pct: 100.0 * stats.ci95_low,
             accuracy_ci95_high_pct: 100.0 * stats.ci95_high,
-            time_ns: mean(&|s| s.total_time_ns),
-            energy_pj: mean(&|s| s.energy.total_pj()),
-            timing_hw_time_ns: timing[i].as_ref().map(|s| s.total_time_ns),
-            timing_hw_energy_pj: timing[i].as_ref().map(|s| s.energy.total_pj()),
+            drop_mean_pct: 100.0 * drop.mean,
+            drop_ci95_low_pct: 100.0 * drop.ci95_low,
+            drop_ci95_high_pct: 100.0 * drop.ci95_high,
+            time_ns: outcome.time_ns(),
+            energy_pj: outcome.energy_pj(),
         });
+        let is_reference = p.method == FULL_VERIFY || p.method == NO_VERIFY;
+        let last_of_method = points
+            .get(i + 1)
+            .is_none_or(|q| q.setting != p.setting || q.method != p.method);
+        if !is_reference && last_of_method && groups[p.setting].fractions.last() == Some(&1.0) {
+            let alias = Row {
+                method: p.method.clone(),
+                knowledge,
+                ..rows[full_row].clone()
+            };
+            rows.push(alias);
+        }
     }
     rows
 }
@@ -684,13 +598,14 @@ pub fn reference<'a>(results: &'a Results, variation: &str, method: &str) -> Opt
         .find(|r| r.variation == variation && r.method == method)
 }
 
-/// The smallest fraction of a method's series (ascending) from which on every fraction's mean accuracy
-/// is within `max_drop_pct` points of `full_pct` (so one lucky Monte-Carlo mean below a failing fraction
-/// does not count); `None` if even the largest is not.
-pub fn smallest_within<'a>(rows: &[&'a Row], full_pct: f64, max_drop_pct: f64) -> Option<&'a Row> {
+/// The smallest fraction of a method's series (ascending) from which on every fraction's paired drop from
+/// full write-verify is within `max_drop_pct` points with 95% confidence (the upper end of the paired
+/// interval; so one lucky Monte-Carlo mean below a failing fraction does not count); `None` if even the
+/// largest is not.
+pub fn smallest_within<'a>(rows: &[&'a Row], max_drop_pct: f64) -> Option<&'a Row> {
     let mut best = None;
     for r in rows.iter().rev() {
-        if r.accuracy_mean_pct >= full_pct - max_drop_pct {
+        if r.drop_ci95_high_pct <= max_drop_pct {
             best = Some(*r);
         } else {
             break;
@@ -703,34 +618,48 @@ pub fn smallest_within<'a>(rows: &[&'a Row], full_pct: f64, max_drop_pct: f64) -
 mod tests {
     use super::*;
 
-    fn row(fraction: f64, acc: f64) -> Row {
+    /// A row with paired drop `drop` and interval half width `half`.
+    fn row(fraction: f64, drop: f64, half: f64) -> Row {
         Row {
             variation: "v".into(),
+            hw: "h".into(),
             method: "m".into(),
+            knowledge: String::new(),
             fraction,
             weights_verified: 0,
             weights_total: 0,
             devices_verified: 0,
             devices_total: 0,
             runs: 1,
-            accuracy_mean_pct: acc,
+            accuracy_mean_pct: 99.0 - drop,
             accuracy_std_pct: 0.0,
-            accuracy_ci95_low_pct: acc,
-            accuracy_ci95_high_pct: acc,
+            accuracy_ci95_low_pct: 99.0 - drop,
+            accuracy_ci95_high_pct: 99.0 - drop,
+            drop_mean_pct: drop,
+            drop_ci95_low_pct: drop - half,
+            drop_ci95_high_pct: drop + half,
             time_ns: 1.0,
             energy_pj: 1.0,
-            timing_hw_time_ns: None,
-            timing_hw_energy_pj: None,
         }
     }
 
     #[test]
-    fn the_headline_fraction_ignores_a_lucky_mean_below_a_failing_fraction() {
-        let rows = [row(0.01, 98.6), row(0.1, 97.0), row(0.2, 98.6), row(1.0, 99.0)];
+    fn the_headline_fraction_ignores_a_lucky_mean_below_a_failing_fraction_and_needs_the_interval() {
+        let rows = [
+            row(0.01, 0.4, 0.0),
+            row(0.1, 2.0, 0.0),
+            row(0.2, 0.4, 0.0),
+            row(1.0, 0.0, 0.0),
+        ];
         let refs: Vec<&Row> = rows.iter().collect();
-        assert_eq!(smallest_within(&refs, 99.0, 0.5).unwrap().fraction, 0.2);
-        assert_eq!(smallest_within(&refs, 99.0, 2.0).unwrap().fraction, 0.01);
-        assert!(smallest_within(&refs, 99.6, 0.5).is_none());
+        assert_eq!(smallest_within(&refs, 0.5).unwrap().fraction, 0.2);
+        assert_eq!(smallest_within(&refs, 2.0).unwrap().fraction, 0.01);
+        // A mean drop within the limit does not count when its interval's upper end is not.
+        let rows = [row(0.01, 0.3, 0.3), row(0.1, 0.1, 0.3), row(1.0, 0.0, 0.0)];
+        let refs: Vec<&Row> = rows.iter().collect();
+        assert_eq!(smallest_within(&refs, 0.5).unwrap().fraction, 0.1);
+        let rows = [row(0.5, 0.6, 0.1)];
+        assert!(smallest_within(&[&rows[0]], 0.5).is_none());
     }
 
     #[test]
@@ -738,17 +667,23 @@ mod tests {
         let spec = Spec {
             hw: "paper_statistical".into(),
             overrides: vec![],
-            timing_hw: None,
             variations: default_variations(),
+            physical: Some(PhysicalRun {
+                hw: "rram_1t1r_256".into(),
+                fractions: vec![0.01, 0.1, 1.0],
+                runs: 2,
+            }),
             methods: DEFAULT_METHODS.to_vec(),
             fractions: DEFAULT_FRACTIONS.to_vec(),
             runs: 6,
             seed: 1,
+            knowledge: Knowledge::Prior,
             max_drop_pct: 0.5,
         };
         assert!(spec.validate().is_ok());
-        // 3 settings x (2 references + 4 methods x 9 fractions below 1) x 6 runs.
-        assert_eq!(spec.work_units(), 3 * 38 * 6);
+        // 3 settings x (2 references + 5 methods x 9 fractions below 1) x 6 runs, and the physical
+        // preset's (2 + 5 x 2) x 2.
+        assert_eq!(spec.work_units(), 3 * 47 * 6 + 12 * 2);
         for bad in [
             Spec {
                 runs: 0,

@@ -1,49 +1,51 @@
-//! The outputs of `uswim reproduce`: `results.csv`, the headline (smallest write-verify fraction within
-//! the allowed accuracy drop of full write-verify, and the speedups it buys) as `headline.md`, and the
-//! plots (accuracy versus fraction, accuracy versus simulated programming time) as PNG and SVG.
+//! The outputs of `uswim reproduce`: `results.csv`, the headline (smallest write-verify fraction whose
+//! paired accuracy drop from full write-verify is within the allowed drop with 95% confidence, and the
+//! speedups it buys) as `headline.md`, and the plots (accuracy versus fraction, accuracy versus simulated
+//! programming time, with 95% bands) as PNG and SVG.
 
 use super::reproduce::{FULL_VERIFY, NO_VERIFY, Results, Row, reference, series, smallest_within};
+use super::selection::Knowledge;
 use crate::plot::{self, Chart, PlotError, Series};
 use crate::trace::atomic::{AtomicFile, write_bytes};
 use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// One method's headline under one variation setting.
+/// One method's headline under one setting.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Headline {
-    /// Variation setting.
+    /// Setting.
     pub variation: String,
-    /// Method.
+    /// Method (labelled an upper bound under `oracle` knowledge).
     pub method: String,
-    /// The smallest fraction from which on the mean accuracy stays within the allowed drop of full
-    /// write-verify (see [`smallest_within`]).
+    /// The smallest fraction from which on the paired drop's 95% upper bound stays within the allowed
+    /// drop (see [`smallest_within`]).
     pub fraction: f64,
     /// Mean accuracy there, in percent.
     pub accuracy_pct: f64,
     /// Its 95% interval half-width, in points.
     pub ci95_pct: f64,
+    /// The paired drop from full write-verify there: mean, in points.
+    pub drop_pct: f64,
+    /// The paired drop's 95% interval, in points.
+    pub drop_ci95_pct: (f64, f64),
     /// Speedup over full write-verify in counted weights: weights / weights verified.
     pub weights_speedup: f64,
-    /// Speedup in simulated programming time on the accuracy configuration.
+    /// Speedup in simulated programming time of the same chips.
     pub time_speedup: f64,
-    /// Speedup in simulated programming time on the timing configuration.
-    pub timing_hw_speedup: Option<f64>,
 }
 
-/// U-SWIM's gain over SWIM under one variation setting: the ratio of their headline budgets.
+/// U-SWIM's gain over SWIM under one setting: the ratio of their headline budgets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gain {
-    /// Variation setting.
+    /// Setting.
     pub variation: String,
     /// Whether the setting makes device sigmas differ.
     pub nonuniform: bool,
     /// SWIM's verified weights / U-SWIM's.
     pub weights: f64,
-    /// SWIM's programming time / U-SWIM's, accuracy configuration.
+    /// SWIM's programming time / U-SWIM's.
     pub time: f64,
-    /// The same on the timing configuration.
-    pub timing_hw: Option<f64>,
 }
 
 /// The headline of every method under every setting, and uswim's gain over swim per setting.
@@ -55,39 +57,34 @@ pub fn headlines(results: &Results, max_drop_pct: f64) -> (Vec<Headline>, Vec<Ga
         let Some(full) = reference(results, v, FULL_VERIFY) else {
             continue;
         };
-        let mut methods: Vec<&str> = Vec::new();
-        for r in results.rows.iter().filter(|r| &r.variation == v) {
-            if r.method != NO_VERIFY && r.method != FULL_VERIFY && !methods.contains(&r.method.as_str()) {
-                methods.push(&r.method);
-            }
-        }
-        for m in methods {
-            let rows = series(results, v, m);
-            let Some(best) = smallest_within(&rows, full.accuracy_mean_pct, max_drop_pct) else {
+        for m in methods_of(results, v) {
+            let rows = series(results, v, &m);
+            let Some(best) = smallest_within(&rows, max_drop_pct) else {
                 continue;
             };
             heads.push(Headline {
                 variation: v.clone(),
-                method: m.to_string(),
+                method: best.label(),
                 fraction: best.fraction,
                 accuracy_pct: best.accuracy_mean_pct,
                 ci95_pct: 0.5 * (best.accuracy_ci95_high_pct - best.accuracy_ci95_low_pct),
+                drop_pct: best.drop_mean_pct,
+                drop_ci95_pct: (best.drop_ci95_low_pct, best.drop_ci95_high_pct),
                 weights_speedup: best.weights_total as f64 / best.weights_verified.max(1) as f64,
                 time_speedup: full.time_ns / best.time_ns,
-                timing_hw_speedup: full
-                    .timing_hw_time_ns
-                    .zip(best.timing_hw_time_ns)
-                    .map(|(f, b)| f / b),
             });
         }
-        let find = |m: &str| heads.iter().find(|h| &h.variation == v && h.method == m);
+        let find = |m: &str| {
+            heads
+                .iter()
+                .find(|h| &h.variation == v && h.method.split(' ').next() == Some(m))
+        };
         if let (Some(u), Some(s)) = (find("uswim"), find("swim")) {
             gains.push(Gain {
                 variation: v.clone(),
                 nonuniform: setting.nonuniform,
                 weights: u.weights_speedup / s.weights_speedup,
                 time: u.time_speedup / s.time_speedup,
-                timing_hw: u.timing_hw_speedup.zip(s.timing_hw_speedup).map(|(a, b)| a / b),
             });
         }
     }
@@ -151,9 +148,6 @@ pub struct Context {
 pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
     let (heads, gains) = headlines(results, ctx.max_drop_pct);
     let info = &results.info;
-    let runs = results.rows.first().map_or(0, |r| r.runs);
-    let timing = info.timing_hw_source.clone();
-    let hw = &info.hw_source;
     let mut md = String::new();
     let _ = writeln!(md, "# U-SWIM reproduction: headline\n");
     let _ = writeln!(md, "`{}`\n", ctx.command);
@@ -164,33 +158,46 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
     );
     let _ = writeln!(
         md,
-        "- accuracy and time: `{hw}` ({}, {} arrays); second time/energy column: {}",
-        info.hw_name,
-        info.arrays,
-        match (&timing, &info.timing_hw_name, info.timing_arrays) {
-            (Some(t), Some(n), Some(a)) => format!("`{t}` ({n}, {a} arrays), same masks"),
-            _ => "none".to_string(),
+        "- one chip per run: run r of every point programs the chip of seed (seed {}, r) once and takes its \
+         accuracy, time and energy from that programming (common random numbers across points)",
+        ctx.seed
+    );
+    let _ = writeln!(
+        md,
+        "- device knowledge of the uswim scores: {}{}",
+        info.knowledge,
+        if info.knowledge == Knowledge::Oracle {
+            ": each chip's true per-device sigma, an UPPER BOUND no real selection reaches"
+        } else {
+            ""
         }
     );
     let _ = writeln!(
         md,
-        "- {runs} Monte-Carlo runs per point (run r programs a fresh chip with seed (seed {}, run r), the \
-         same chips for every point); mean accuracy and its 95% interval (Student t)",
-        ctx.seed
+        "- statistics: mean accuracy and its 95% interval (Student t); the drop from full write-verify is \
+         paired on the same chips, with its 95% interval"
     );
     let _ = writeln!(md, "- {:.0} s wall on {} threads", ctx.wall_s, ctx.threads);
-    let _ = writeln!(md, "- variation settings:");
+    let _ = writeln!(md, "- settings:");
     for s in &info.settings {
-        let _ = writeln!(md, "  - `{}`: `{}`", s.name, s.overrides.join(" "));
+        let what = if s.physical {
+            "its own device physics (the tool's own result)".to_string()
+        } else {
+            format!("`{}`", s.overrides.join(" "))
+        };
+        let _ = writeln!(
+            md,
+            "  - `{}`: `{}` ({} arrays, {} runs per point), {what}",
+            s.name, s.hw_name, s.arrays, s.runs
+        );
     }
 
     let _ = writeln!(md, "\n## References\n");
-    let tcol = timing.as_deref().unwrap_or("timing hw");
     let _ = writeln!(
         md,
-        "| variation | no write-verify (mean ± std) | full write-verify (mean ± std) | full-WV time ({hw}) | full-WV time ({tcol}) | no-WV time ({tcol}) |"
+        "| setting | no write-verify (mean ± std) | full write-verify (mean ± std) | no-WV time | full-WV time |"
     );
-    let _ = writeln!(md, "|---|---|---|---|---|---|");
+    let _ = writeln!(md, "|---|---|---|---|---|");
     for s in &info.settings {
         let (Some(none), Some(full)) = (
             reference(results, &s.name, NO_VERIFY),
@@ -200,47 +207,48 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
         };
         let _ = writeln!(
             md,
-            "| {} | {:.2} ± {:.2}% | {:.2} ± {:.2}% | {} | {} | {} |",
+            "| {} | {:.2} ± {:.2}% | {:.2} ± {:.2}% | {} | {} |",
             s.name,
             none.accuracy_mean_pct,
             none.accuracy_std_pct,
             full.accuracy_mean_pct,
             full.accuracy_std_pct,
+            duration(none.time_ns),
             duration(full.time_ns),
-            full.timing_hw_time_ns.map_or("-".into(), duration),
-            none.timing_hw_time_ns.map_or("-".into(), duration),
         );
     }
 
     let _ = writeln!(
         md,
-        "\n## Headline: smallest fraction within {} points of full write-verify\n",
+        "\n## Headline: smallest fraction within {} points of full write-verify with 95% confidence\n",
         ctx.max_drop_pct
     );
     let _ = writeln!(
         md,
-        "The smallest grid fraction from which on every larger fraction's mean accuracy is within {} points \
-         of full write-verify; speedups over full write-verify in counted weights (the papers' measure) and \
-         in simulated programming time (this tool's).\n",
+        "The smallest grid fraction from which on every larger fraction's paired drop from full write-verify \
+         (same chips) has its 95% upper bound within {} points; speedups over full write-verify in counted \
+         weights (the papers' measure) and in simulated programming time of the same chips (this tool's).\n",
         ctx.max_drop_pct
     );
     let _ = writeln!(
         md,
-        "| variation | method | fraction | accuracy (mean ± 95% CI) | speedup (weights) | speedup (ns, {hw}) | speedup (ns, {tcol}) |"
+        "| setting | method | fraction | accuracy (mean ± 95% CI) | paired drop (mean [95% CI]) | speedup (weights) | speedup (ns) |"
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|");
     for h in &heads {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {:.2} ± {:.2}% | {:.1}x | {:.2}x | {} |",
+            "| {} | {} | {} | {:.2} ± {:.2}% | {:.2} [{:.2}, {:.2}] | {:.1}x | {:.2}x |",
             h.variation,
             h.method,
             pct(h.fraction),
             h.accuracy_pct,
             h.ci95_pct,
+            h.drop_pct,
+            h.drop_ci95_pct.0,
+            h.drop_ci95_pct.1,
             h.weights_speedup,
             h.time_speedup,
-            h.timing_hw_speedup.map_or("-".into(), |x| format!("{x:.2}x")),
         );
     }
 
@@ -251,39 +259,35 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
             "Ratio of swim's headline budget to uswim's (above 1: uswim needs less write-verify for the same \
              accuracy).\n"
         );
-        let _ = writeln!(
-            md,
-            "| variation | non-uniform | in weights | in ns ({hw}) | in ns ({tcol}) |"
-        );
-        let _ = writeln!(md, "|---|---|---|---|---|");
+        let _ = writeln!(md, "| setting | non-uniform | in weights | in ns |");
+        let _ = writeln!(md, "|---|---|---|---|");
         for g in &gains {
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.2}x | {:.2}x | {} |",
+                "| {} | {} | {:.2}x | {:.2}x |",
                 g.variation,
                 if g.nonuniform { "yes" } else { "no" },
                 g.weights,
                 g.time,
-                g.timing_hw.map_or("-".into(), |x| format!("{x:.2}x")),
             );
         }
     }
 
     let _ = writeln!(
         md,
-        "\n## Accuracy (%, mean ± 95% CI half-width) by fraction verified\n"
+        "\n## Accuracy (%, mean ± 95% CI half-width; paired drop's 95% upper bound) by fraction verified\n"
     );
     for s in &info.settings {
-        let methods: Vec<String> = heads
-            .iter()
-            .filter(|h| h.variation == s.name)
-            .map(|h| h.method.clone())
-            .collect();
+        let methods = methods_of(results, &s.name);
         if methods.is_empty() {
             continue;
         }
+        let labels: Vec<String> = methods
+            .iter()
+            .map(|m| series(results, &s.name, m)[0].label())
+            .collect();
         let _ = writeln!(md, "**{}**\n", s.name);
-        let _ = writeln!(md, "| fraction | {} |", methods.join(" | "));
+        let _ = writeln!(md, "| fraction | {} |", labels.join(" | "));
         let _ = writeln!(md, "|---|{}", "---|".repeat(methods.len()));
         let fractions: Vec<f64> = series(results, &s.name, &methods[0])
             .iter()
@@ -298,9 +302,10 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
                         .find(|r| r.fraction == f)
                         .map_or("-".into(), |r| {
                             format!(
-                                "{:.2} ± {:.2}",
+                                "{:.2} ± {:.2} (≤ {:.2})",
                                 r.accuracy_mean_pct,
-                                0.5 * (r.accuracy_ci95_high_pct - r.accuracy_ci95_low_pct)
+                                0.5 * (r.accuracy_ci95_high_pct - r.accuracy_ci95_low_pct),
+                                r.drop_ci95_high_pct
                             )
                         })
                 })
@@ -312,38 +317,36 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
     md
 }
 
-/// Which time a time plot uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TimeOf {
-    Accuracy,
-    Timing,
+/// A method's mean line and its 95% band (the interval's ends as two thin lines of one legend entry).
+fn with_band(mut chart: Chart, label: String, rows: &[(f64, &Row)]) -> Chart {
+    let mean: Vec<(f64, f64)> = rows.iter().map(|(x, r)| (*x, r.accuracy_mean_pct)).collect();
+    let low: Vec<(f64, f64)> = rows.iter().map(|(x, r)| (*x, r.accuracy_ci95_low_pct)).collect();
+    let high: Vec<(f64, f64)> = rows.iter().map(|(x, r)| (*x, r.accuracy_ci95_high_pct)).collect();
+    let band = format!("{label} 95% CI");
+    chart = chart.with_series(Series::line_points(label, mean));
+    chart
+        .with_series(Series::line(band.clone(), low))
+        .with_series(Series::line(band, high))
 }
 
-/// One panel per setting: mean accuracy versus fraction (log x), per method, with the references as
-/// horizontal lines.
+/// One panel per setting: mean accuracy (with its 95% band) versus fraction (log x), per method, with the
+/// references as horizontal lines.
 fn fraction_charts(results: &Results) -> Vec<Chart> {
     results
         .info
         .settings
         .iter()
         .filter_map(|s| {
-            let mut chart = Chart::new(format!("{} variation", s.name))
+            let mut chart = Chart::new(format!("{} ({})", s.name, s.hw_name))
                 .x_label("weights write-verified (%)")
-                .y_label("test accuracy (%), mean over runs")
+                .y_label("test accuracy (%), mean and 95% CI")
                 .log_x(true);
             let mut xs: Vec<f64> = Vec::new();
             for m in methods_of(results, &s.name) {
                 let rows = series(results, &s.name, &m);
-                let pts: Vec<(f64, f64)> = rows
-                    .iter()
-                    .map(|r| (100.0 * r.fraction, r.accuracy_mean_pct))
-                    .collect();
-                let ci = rows
-                    .iter()
-                    .map(|r| (r.accuracy_ci95_low_pct, r.accuracy_ci95_high_pct))
-                    .collect();
+                let pts: Vec<(f64, &Row)> = rows.iter().map(|r| (100.0 * r.fraction, *r)).collect();
                 xs.extend(pts.iter().map(|p| p.0));
-                chart = chart.with_series(Series::line_points(m, pts).with_band(ci));
+                chart = with_band(chart, rows[0].label(), &pts);
             }
             let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -363,46 +366,32 @@ fn fraction_charts(results: &Results) -> Vec<Chart> {
         .collect()
 }
 
-/// One panel per setting: mean accuracy versus simulated programming time (log x), per method.
-fn time_charts(results: &Results, which: TimeOf) -> Vec<Chart> {
-    let hw = match which {
-        TimeOf::Accuracy => results.info.hw_source.clone(),
-        TimeOf::Timing => results.info.timing_hw_source.clone().unwrap_or_default(),
-    };
-    let time = |r: &Row| match which {
-        TimeOf::Accuracy => Some(r.time_ns),
-        TimeOf::Timing => r.timing_hw_time_ns,
-    };
+/// One panel per setting: mean accuracy (with its 95% band) versus the simulated programming time of the
+/// same chips (log x), per method.
+fn time_charts(results: &Results) -> Vec<Chart> {
     results
         .info
         .settings
         .iter()
         .filter_map(|s| {
-            let mut chart = Chart::new(format!("{} variation", s.name))
-                .x_label(format!("simulated programming time (ms), {hw}"))
-                .y_label("test accuracy (%), mean over runs")
+            let mut chart = Chart::new(format!("{} ({})", s.name, s.hw_name))
+                .x_label(format!("simulated programming time (ms), {}", s.hw_name))
+                .y_label("test accuracy (%), mean and 95% CI")
                 .log_x(true);
             let mut any = false;
             for m in methods_of(results, &s.name) {
-                let mut pts: Vec<(f64, f64, (f64, f64))> = series(results, &s.name, &m)
-                    .iter()
-                    .filter_map(|r| {
-                        let ci = (r.accuracy_ci95_low_pct, r.accuracy_ci95_high_pct);
-                        time(r).map(|t| (t * 1e-6, r.accuracy_mean_pct, ci))
-                    })
-                    .collect();
+                let rows = series(results, &s.name, &m);
+                let mut pts: Vec<(f64, &Row)> = rows.iter().map(|r| (r.time_ns * 1e-6, *r)).collect();
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                 any |= !pts.is_empty();
-                if !pts.is_empty() {
-                    let ci = pts.iter().map(|p| p.2).collect();
-                    let xy = pts.into_iter().map(|p| (p.0, p.1)).collect();
-                    chart = chart.with_series(Series::line_points(m, xy).with_band(ci));
-                }
+                chart = with_band(chart, rows[0].label(), &pts);
             }
             for (name, label) in [(NO_VERIFY, "no write-verify"), (FULL_VERIFY, "full write-verify")] {
-                if let Some((r, t)) = reference(results, &s.name, name).and_then(|r| time(r).map(|t| (r, t)))
-                {
-                    chart = chart.with_series(Series::points(label, vec![(t * 1e-6, r.accuracy_mean_pct)]));
+                if let Some(r) = reference(results, &s.name, name) {
+                    chart = chart.with_series(Series::points(
+                        label,
+                        vec![(r.time_ns * 1e-6, r.accuracy_mean_pct)],
+                    ));
                 }
             }
             any.then_some(chart)
@@ -423,14 +412,11 @@ fn methods_of(results: &Results, variation: &str) -> Vec<String> {
 
 /// Writes the plots into `dir` as PNG and SVG; returns the files written.
 pub fn write_plots(dir: &Path, results: &Results) -> Result<Vec<PathBuf>, PlotError> {
-    let columns = results.info.settings.len().clamp(1, 3);
-    let mut figures = vec![
+    let columns = results.info.settings.len().clamp(1, 4);
+    let figures = [
         ("accuracy_vs_fraction", fraction_charts(results)),
-        ("accuracy_vs_time", time_charts(results, TimeOf::Accuracy)),
+        ("accuracy_vs_time", time_charts(results)),
     ];
-    if results.info.timing_hw_name.is_some() {
-        figures.push(("accuracy_vs_time_timing_hw", time_charts(results, TimeOf::Timing)));
-    }
     let mut written = Vec::new();
     for (name, mut charts) in figures {
         if charts.is_empty() {

@@ -1,15 +1,15 @@
-//! Running one sweep point: load (once) the network, map it onto the point's arrays, choose the weights
-//! to verify, program it with the event-driven programmer, and turn the summary into CSV cells; when the
-//! spec asks for `mc_runs`, also evaluate the programmed network's test accuracy by Monte Carlo.
+//! Running one sweep point: load (once) the network, map it onto the point's arrays, and evaluate it with
+//! the experiment engine ([`super::engine`]: select, program, read back, classify, one chip per run);
+//! turn the outcome into CSV cells.
 
+pub use super::engine::PointFailure;
+use super::engine::{Engine, PointOutcome, Selector};
 use super::sweep_spec::Point;
-use crate::eval::{EvalError, Evaluator, Stats};
+use crate::eval::Stats;
 use crate::map::{LayerWeights, Mapped};
 use crate::nn::{Dataset, Network};
-use crate::sensitivity::{self, Budget, Curvature, Method, ScoreOptions};
-use crate::sim::{self, Mask, ProgramOptions};
-use crate::trace::{Counts, Energy, NullSink, Summary, TraceFilter, TraceLevel};
-use std::borrow::Cow;
+use crate::sensitivity::{self, Curvature, Method};
+use crate::trace::{Counts, Energy, Summary};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -39,9 +39,16 @@ pub fn metric_columns() -> Vec<String> {
 }
 
 /// The Monte-Carlo accuracy columns, appended after [`metric_columns`] only when the spec asks for
-/// `mc_runs` > 0: mean and sample standard deviation of the runs' test accuracies (fractions in [0, 1])
-/// and the half width of the 95% confidence interval of the mean.
-pub const ACCURACY_COLUMNS: [&str; 3] = ["accuracy_mean", "accuracy_std", "accuracy_ci95"];
+/// `mc_runs` > 0: mean and sample standard deviation of the runs' test accuracies (fractions in [0, 1]),
+/// the half width of the 95% confidence interval of the mean, and the mean programming time and energy
+/// of the same chips (the metric columns are run 0's chip).
+pub const ACCURACY_COLUMNS: [&str; 5] = [
+    "accuracy_mean",
+    "accuracy_std",
+    "accuracy_ci95",
+    "time_mean_ns",
+    "energy_mean_pj",
+];
 
 /// Whether `name` is one of the fixed, metric or accuracy columns (an axis column may not take it, even
 /// in a sweep without accuracy runs).
@@ -51,13 +58,15 @@ pub fn is_reserved_column(name: &str) -> bool {
         || metric_columns().iter().any(|c| c == name)
 }
 
-/// The cells of [`ACCURACY_COLUMNS`] for the statistics of the runs' accuracies (shortest round-trip
-/// formatting, like [`metric_cells`]).
-pub fn accuracy_cells(accuracy: &Stats) -> Vec<String> {
+/// The cells of [`ACCURACY_COLUMNS`] for the statistics of the runs' accuracies and the runs' mean time
+/// and energy (shortest round-trip formatting, like [`metric_cells`]).
+pub fn accuracy_cells(accuracy: &Stats, outcome: &PointOutcome) -> Vec<String> {
     vec![
         accuracy.mean.to_string(),
         accuracy.std.to_string(),
         accuracy.ci95_half_width().to_string(),
+        outcome.time_ns().to_string(),
+        outcome.energy_pj().to_string(),
     ]
 }
 
@@ -184,30 +193,13 @@ pub fn needs_scores(point: &Point) -> bool {
     point.fraction > 0.0 && point.fraction < 1.0 && point.method != "random"
 }
 
-/// Why a point failed: the message, and whether bad input caused it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PointFailure {
-    /// What failed.
-    pub message: String,
-    /// Bad input (a network that does not fit the arrays, an unusable method) rather than a fault.
-    pub bad_input: bool,
-}
-
-impl PointFailure {
-    fn input(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            bad_input: true,
-        }
-    }
-}
-
-/// Runs one point and returns its metric cells ([`metric_columns`] order), followed by its
-/// [`ACCURACY_COLUMNS`] cells when `accuracy` is given.
+/// Runs one point with the experiment engine ([`super::engine`]) and returns its metric cells
+/// ([`metric_columns`] order, the programming of run 0's chip), followed by its [`ACCURACY_COLUMNS`]
+/// cells when `accuracy` is given.
 ///
-/// The accuracy runs use [`Evaluator::monte_carlo`] with the point's seed: run r programs a fresh chip
-/// drawn from [`crate::eval::run_seed`]`(seed, r)`, always with the point's mask, i.e. the selection made
-/// for the chip of the point's seed (the timing run's), kept fixed across runs.
+/// Run r programs the chip of [`crate::eval::run_seed`]`(seed, r)` once, with the selection made for
+/// that chip, and takes its accuracy and its time and energy from that programming; with the spec's
+/// default `common_seed = true` every point uses the same chips.
 pub fn run_point(
     point: &Point,
     models: &Models,
@@ -217,65 +209,23 @@ pub fn run_point(
         .get(&point.model)
         .ok_or_else(|| PointFailure::input(format!("model `{}` was not loaded", point.model)))?;
     let mapped = Mapped::new(&model.weights, &point.hw).map_err(|e| PointFailure::input(e.to_string()))?;
-    let mask = select(point, &mapped, model)?;
-    let options = ProgramOptions {
-        seed: point.seed,
-        trace: TraceFilter::level(TraceLevel::Off),
-        keep_conductances: false,
+    let method: Method = point.method.parse()?;
+    let selector = Selector {
+        method,
+        fraction: point.fraction,
+        knowledge: point.knowledge,
     };
-    let result =
-        sim::program(&mapped, &point.hw, &mask, &options, &mut NullSink).map_err(|e| PointFailure {
-            message: e.to_string(),
-            bad_input: false,
-        })?;
-    let mut cells = metric_cells(&result.summary);
-    if let Some(acc) = accuracy {
-        let eval_failure = |e: EvalError| PointFailure {
-            bad_input: matches!(e, EvalError::Input(_) | EvalError::NoRuns),
-            message: format!("accuracy runs: {e}"),
-        };
-        let evaluator = Evaluator::new(&model.network, &mapped, &point.hw, acc.test).map_err(eval_failure)?;
-        let mc = evaluator
-            .monte_carlo(acc.runs, point.seed, |_| Ok(Cow::Borrowed(&mask)))
-            .map_err(eval_failure)?;
-        cells.extend(accuracy_cells(&mc.accuracy));
+    let engine = Engine::new(
+        &model.network,
+        &mapped,
+        &point.hw,
+        model.curvature.as_ref(),
+        accuracy.map(|a| a.test),
+    )?;
+    let outcome = engine.evaluate(&selector, point.seed, accuracy.map_or(1, |a| a.runs))?;
+    let mut cells = metric_cells(&outcome.runs[0].summary);
+    if let Some(stats) = outcome.accuracy() {
+        cells.extend(accuracy_cells(&stats, &outcome));
     }
     Ok(cells)
-}
-
-/// The write-verify mask of a point: all weights at fraction 1, none at 0; in between, `random` draws
-/// the fraction from the point's seed, and the other methods take the global top-k of their score over
-/// the model's sensitivity pass. Methods that weigh device variation (`uswim`, `uswim-paper`,
-/// `uswim-cost`) see every weight's devices as the point's mapping and variation map give them, drawn
-/// with the point's seed (the programmer's), through [`super::selection::device_info`].
-fn select(point: &Point, mapped: &Mapped, model: &LoadedModel) -> Result<Mask, PointFailure> {
-    if point.fraction >= 1.0 {
-        return Ok(Mask::All);
-    }
-    if point.fraction <= 0.0 {
-        return Ok(Mask::None);
-    }
-    if point.method == "random" {
-        return Ok(Mask::random(mapped, point.fraction, point.seed));
-    }
-    let method: Method = point
-        .method
-        .parse()
-        .map_err(|e: crate::error::InputError| PointFailure::input(e.to_string()))?;
-    let curvature = model.curvature.as_ref().ok_or_else(|| PointFailure {
-        message: format!("no sensitivity pass for model `{}`", point.model),
-        bad_input: false,
-    })?;
-    let devices = method
-        .needs_devices()
-        .then(|| super::selection::device_info(mapped, &point.hw, point.seed));
-    let options = ScoreOptions {
-        seed: point.seed,
-        ..ScoreOptions::new(method)
-    };
-    let fail = |e: crate::error::InputError| PointFailure::input(e.to_string());
-    let scores = sensitivity::score(curvature, devices.as_deref(), &options).map_err(fail)?;
-    let selection =
-        sensitivity::select(&scores, Budget::Fraction(point.fraction), devices.as_deref()).map_err(fail)?;
-    Ok(Mask::Weights(selection.layers))
 }

@@ -12,8 +12,10 @@
 //! calib_samples = 1000             # its first N training images
 //! mc_runs = 0                      # > 0: Monte-Carlo accuracy runs per point (needs `data`)
 //! test_images = 10000              # accuracy on the first N test images of `data` (default: all)
-//! seed = 1                         # point p runs with a seed derived from (seed, p)
-//! common_seed = false              # true: every point runs with `seed` itself (common random numbers)
+//! seed = 1                         # Monte-Carlo run r of every point programs the chip run_seed(seed, r)
+//! common_seed = true               # false: point p uses a seed derived from (seed, p) instead
+//! knowledge = "prior"              # device knowledge of uswim scores: prior, characterised, oracle
+//! characterise_cycles = 8          # K of `characterised`
 //!
 //! [[axis]]                         # keys that move together (zipped): one value list per point
 //! keys = ["array.rows", "array.cols"]
@@ -35,6 +37,7 @@
 //! point's values applied by [`config::apply_override`] and then checked by [`config::from_table`], so an
 //! unknown key path or a value of the wrong type is the configuration's own error, naming the point.
 
+use super::selection::{DEFAULT_CHARACTERISE_CYCLES, Knowledge};
 use super::sweep_error::SweepError;
 use crate::config::{self, HwConfig};
 use crate::rng::{self, Purpose};
@@ -71,8 +74,12 @@ struct SpecFile {
     fraction: f64,
     #[serde(default = "default_seed")]
     seed: u64,
-    #[serde(default)]
+    #[serde(default = "default_common_seed")]
     common_seed: bool,
+    #[serde(default)]
+    knowledge: Option<String>,
+    #[serde(default)]
+    characterise_cycles: Option<u32>,
     #[serde(default)]
     data: Option<String>,
     #[serde(default = "default_calib_samples")]
@@ -96,6 +103,9 @@ fn default_fraction() -> f64 {
 }
 fn default_seed() -> u64 {
     1
+}
+fn default_common_seed() -> bool {
+    true
 }
 fn default_data() -> String {
     "mnist".to_string()
@@ -151,6 +161,8 @@ pub struct SweepSpec {
     pub fraction: f64,
     /// The spec seed; point seeds derive from it.
     pub seed: u64,
+    /// What the analyzer knows of the devices when a device-aware method scores weights.
+    pub knowledge: Knowledge,
     /// Every point runs with `seed` itself instead of a seed derived from (seed, point): common random
     /// numbers, so that differences between points are not masked by sampling noise.
     pub common_seed: bool,
@@ -186,6 +198,8 @@ pub struct Point {
     pub fraction: f64,
     /// The point's seed, derived from (spec seed, index), or the spec seed with `common_seed`.
     pub seed: u64,
+    /// The spec's device knowledge.
+    pub knowledge: Knowledge,
     /// The point's axis cells, in [`SweepSpec::axis_columns`] order.
     pub cells: Vec<String>,
     /// `key=value, ...` for messages.
@@ -381,6 +395,11 @@ impl SweepSpec {
             });
         }
 
+        let knowledge = Knowledge::parse(
+            raw.knowledge.as_deref().unwrap_or("prior"),
+            raw.characterise_cycles.unwrap_or(DEFAULT_CHARACTERISE_CYCLES),
+        )
+        .map_err(|e| err("knowledge", e.to_string()))?;
         let name = raw.name.unwrap_or_else(|| {
             Path::new(file)
                 .file_stem()
@@ -396,6 +415,7 @@ impl SweepSpec {
             method: raw.method,
             fraction: raw.fraction,
             seed: raw.seed,
+            knowledge,
             common_seed: raw.common_seed,
             data: raw.data.unwrap_or_else(default_data),
             calib_samples: raw.calib_samples,
@@ -522,6 +542,7 @@ impl SweepSpec {
             model,
             method,
             fraction,
+            knowledge: self.knowledge,
             seed: if self.common_seed {
                 self.seed
             } else {
@@ -567,6 +588,13 @@ impl SweepSpec {
         t.insert("seed".into(), toml::Value::String(self.seed.to_string()));
         t.insert("common_seed".into(), toml::Value::Boolean(self.common_seed));
         t.insert("data".into(), toml::Value::String(self.data.clone()));
+        // Only when not the default, so that the hashes of specs without the key stay as they were.
+        if self.knowledge != Knowledge::Prior {
+            t.insert(
+                "knowledge".into(),
+                toml::Value::String(format!("{:?}", self.knowledge)),
+            );
+        }
         // Only when asked, so that the hashes of sweeps without accuracy columns stay as they were.
         if self.mc_runs > 0 {
             t.insert("mc_runs".into(), toml::Value::Integer(i64::from(self.mc_runs)));
@@ -706,8 +734,12 @@ mod tests {
             (128, 128, 0.02)
         );
         assert_eq!(p.label, "program.tolerance=0.02, array.rows=128, array.cols=128");
-        assert_eq!(p.seed, point_seed(1, 4));
-        assert_ne!(spec.point(3).unwrap().seed, p.seed);
+        // Common random numbers by default: every point programs the chips of the spec seed.
+        assert_eq!(p.seed, 1);
+        assert_eq!(spec.point(3).unwrap().seed, p.seed);
+        let own = parse("hw = \"rram_1t1r_256\"\ncommon_seed = false\n[[axis]]\nkey = \"program.tolerance\"\nvalues = [0.01, 0.02]\n").unwrap();
+        assert_eq!(own.point(1).unwrap().seed, point_seed(1, 1));
+        assert_ne!(own.point(0).unwrap().seed, own.point(1).unwrap().seed);
     }
 
     #[test]

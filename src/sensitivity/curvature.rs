@@ -1,9 +1,10 @@
 //! The sensitivity pass: one forward and two backward passes (gradient and Gauss-Newton diagonal) over
 //! a calibration set, with no weight update.
 //!
-//! Per programmable weight: `grad` = mean over samples of `dL_n/dw`, `hess` = sum over samples of the
+//! Per programmable weight: `grad` = mean over samples of `dL_n/dw`, `hess` = mean over samples of the
 //! per-sample diagonal second derivative by the rules of DESIGN.md section 7 (exact at the logits,
-//! `p (1 - p)`). Both in raw weight units. Chunks of the calibration set run on rayon threads; their
+//! `p (1 - p)`): both normalised the same way, as the authors' `|H + 2g|` needs. Both in raw weight
+//! units. Chunks of the calibration set run on rayon threads; their
 //! sums are added in chunk order (in f64), so the result does not depend on the thread count.
 
 use crate::error::InputError;
@@ -29,7 +30,7 @@ pub struct LayerCurvature {
     pub weight: Vec<f32>,
     /// Mean over the calibration samples of `dL/dw`.
     pub grad: Vec<f32>,
-    /// Sum over the calibration samples of the diagonal second derivative `d2L/dw2`.
+    /// Mean over the calibration samples of the diagonal second derivative `d2L/dw2`.
     pub hess: Vec<f32>,
 }
 
@@ -130,7 +131,7 @@ pub fn analyze(
                 shape: p.shape().to_vec(),
                 weight: p.value.iter().copied().collect(),
                 grad: g.iter().map(|v| (v / n as f64) as f32).collect(),
-                hess: h.iter().map(|&v| v as f32).collect(),
+                hess: h.iter().map(|v| (v / n as f64) as f32).collect(),
             }
         })
         .collect();

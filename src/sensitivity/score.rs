@@ -9,6 +9,7 @@
 //! | `uswim` | `0.5 H' v`, the expected loss reduction, `v` the weight's variance reduction |
 //! | `uswim-paper` | `|H' + 2 g'|` times the weight's band multiplier (the authors' code) |
 //! | `uswim-cost` | the `uswim` score divided by the weight's expected write-verify time (per ns) |
+//! | `measured` | `0.5 H' e^2`, `e` the weight's error measured after the open-loop write (passed as its variance reduction) |
 
 use super::curvature::Curvature;
 use super::device_info::{WeightDeviceInfo, validate_all};
@@ -33,17 +34,21 @@ pub enum Method {
     UswimPaper,
     /// U-SWIM per unit of write-verify time.
     UswimCost,
+    /// The loss each weight's measured open-loop error costs, `0.5 H' e^2`: no variation model (the
+    /// experiment engine measures `e` by reading every device after the open-loop write).
+    Measured,
 }
 
 impl Method {
     /// Every method, in the order listed in messages.
-    pub const ALL: [Method; 6] = [
+    pub const ALL: [Method; 7] = [
         Method::Magnitude,
         Method::Random,
         Method::Swim,
         Method::Uswim,
         Method::UswimPaper,
         Method::UswimCost,
+        Method::Measured,
     ];
 
     /// The name used on the command line.
@@ -55,12 +60,22 @@ impl Method {
             Self::Uswim => "uswim",
             Self::UswimPaper => "uswim-paper",
             Self::UswimCost => "uswim-cost",
+            Self::Measured => "measured",
         }
     }
 
     /// Whether the method needs per-weight device information.
     pub fn needs_devices(self) -> bool {
-        matches!(self, Self::Uswim | Self::UswimPaper | Self::UswimCost)
+        matches!(
+            self,
+            Self::Uswim | Self::UswimPaper | Self::UswimCost | Self::Measured
+        )
+    }
+
+    /// Whether the method scores from errors measured on the chip after its open-loop write (rather
+    /// than from a variation model).
+    pub fn measures_chip(self) -> bool {
+        self == Self::Measured
     }
 }
 
@@ -158,7 +173,7 @@ pub fn score(
                     (0..n).map(|_| rng.random::<f64>()).collect()
                 }
                 Method::Swim => (0..n).map(|i| (h(i) + first * g(i)).abs()).collect(),
-                Method::Uswim => (0..n).map(|i| 0.5 * h(i) * v(i)).collect(),
+                Method::Uswim | Method::Measured => (0..n).map(|i| 0.5 * h(i) * v(i)).collect(),
                 Method::UswimPaper => {
                     let band = &dev.expect("checked above").band_multiplier;
                     (0..n)

@@ -22,6 +22,7 @@ mod chip;
 pub mod cost;
 mod error;
 pub mod mask;
+pub mod predict;
 pub mod queue;
 pub mod time;
 

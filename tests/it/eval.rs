@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::path::Path;
 use uswim::config::{self, HwConfig, VariationMapConfig};
 use uswim::eval::{EvalError, Evaluator, run_seed};
-use uswim::experiment::selection::device_info;
+use uswim::experiment::selection::{Knowledge, device_info};
 use uswim::map::{LayerWeights, Mapped, read_back};
 use uswim::nn::{Dataset, Network, Split, model_file};
 use uswim::sim::{self, Mask, ProgramOptions};
@@ -54,7 +54,7 @@ fn standardized_errors(program_seed: u64, analysis_seed: u64) -> Vec<f64> {
     let result = sim::program(&mapped, &hw, &Mask::None, &options, &mut NullSink).unwrap();
     let back = read_back(&mapped, result.conductances_us.as_ref().unwrap()).unwrap();
     let ideal = mapped.quantized_weights();
-    let info = device_info(&mapped, &hw, analysis_seed);
+    let info = device_info(&mapped, &hw, analysis_seed, Knowledge::Oracle);
     back[0]
         .iter()
         .zip(&ideal[0])

@@ -3,10 +3,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use uswim::experiment::engine::{Engine, PointOutcome, Selector};
 use uswim::experiment::reproduce::{
     self, FULL_VERIFY, NO_VERIFY, Results, Row, Spec, VariationSetting, reference, series,
 };
 use uswim::experiment::reproduce_report::{self, Context, headlines};
+use uswim::experiment::selection::Knowledge;
+use uswim::experiment::sweep::{self, SweepOptions};
+use uswim::experiment::sweep_spec::SweepSpec;
+use uswim::map::{LayerWeights, Mapped};
 use uswim::nn::{Dataset, Split, model_file};
 use uswim::sensitivity::{self, Method};
 
@@ -23,7 +28,7 @@ fn small_run() -> Results {
     let spec = Spec {
         hw: "paper_statistical".into(),
         overrides: vec![],
-        timing_hw: Some("rram_1t1r_256".into()),
+        physical: None,
         variations: vec![VariationSetting::new(
             "uniform",
             &["device.variation.maps=[{kind=\"uniform\"}]"],
@@ -32,6 +37,7 @@ fn small_run() -> Results {
         fractions: vec![0.01, 0.1, 0.3, 1.0],
         runs: 3,
         seed: 4,
+        knowledge: Knowledge::Prior,
         max_drop_pct: 0.5,
     };
     let done = std::sync::atomic::AtomicU64::new(0);
@@ -68,7 +74,7 @@ fn a_small_reproduction_behaves_as_selective_write_verify_should() {
             s.iter().map(|r| r.fraction).collect::<Vec<_>>(),
             [0.01, 0.1, 0.3, 1.0]
         );
-        // Simulated time grows with the fraction, on both configurations.
+        // Simulated time grows with the fraction.
         for w in s.windows(2) {
             assert!(
                 w[1].time_ns > w[0].time_ns,
@@ -76,7 +82,6 @@ fn a_small_reproduction_behaves_as_selective_write_verify_should() {
                 w[0].time_ns,
                 w[1].time_ns
             );
-            assert!(w[1].timing_hw_time_ns.unwrap() > w[0].timing_hw_time_ns.unwrap());
             assert!(w[1].weights_verified > w[0].weights_verified);
         }
         assert_eq!(s[0].weights_verified, (0.01f64 * 105_918.0).round() as u64);
@@ -141,7 +146,7 @@ fn a_small_reproduction_behaves_as_selective_write_verify_should() {
 }
 
 #[test]
-fn per_chip_selections_under_lognormal_variation_do_not_depend_on_the_thread_count() {
+fn per_chip_selections_under_characterised_lognormal_variation_do_not_depend_on_the_thread_count() {
     let (net, _) = model_file::load(Some("lenet"), &model_path()).unwrap();
     let mut calib = Dataset::load("mnist", Split::Train).unwrap();
     calib.truncate(128);
@@ -150,12 +155,13 @@ fn per_chip_selections_under_lognormal_variation_do_not_depend_on_the_thread_cou
     let spec = Spec {
         hw: "paper_statistical".into(),
         overrides: vec![],
-        timing_hw: None,
+        physical: None,
         variations: vec![reproduce::default_variations().remove(2)],
         methods: vec![Method::Uswim, Method::Swim, Method::Random],
         fractions: vec![0.05, 1.0],
         runs: 2,
         seed: 9,
+        knowledge: Knowledge::Characterised { cycles: 4 },
         max_drop_pct: 0.5,
     };
     let run = |threads: usize| {
@@ -268,4 +274,222 @@ fn reproduce_rejects_a_bad_grid_with_exit_code_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("fractions"));
+}
+
+#[test]
+fn reproduce_and_sweep_give_the_same_numbers_for_the_same_point_bit_for_bit() {
+    let (net, _) = model_file::load(Some("lenet"), &model_path()).unwrap();
+    let mut calib = Dataset::load("mnist", Split::Train).unwrap();
+    calib.truncate(256);
+    let mut test = Dataset::load("mnist", Split::Test).unwrap();
+    test.truncate(300);
+    let band = "device.variation.maps=[{kind=\"band\",multiplier=3.0}]";
+    let spec = Spec {
+        hw: "paper_statistical".into(),
+        overrides: vec![],
+        physical: None,
+        variations: vec![VariationSetting::new("band", &[band])],
+        methods: vec![Method::Uswim, Method::Random],
+        fractions: vec![0.05, 1.0],
+        runs: 2,
+        seed: 7,
+        knowledge: Knowledge::Prior,
+        max_drop_pct: 0.5,
+    };
+    let results = reproduce::run(&spec, &net, &calib, &test, &|_| {}).unwrap();
+    let dir = std::env::temp_dir().join(format!("uswim-it-engine-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let toml = format!(
+        "hw = \"paper_statistical\"\nset = [{band:?}]\nmodel = {:?}\ndata = \"mnist\"\ncalib_samples = 256\n\
+         mc_runs = 2\ntest_images = 300\nseed = 7\n[[axis]]\nkey = \"method\"\nvalues = [\"uswim\", \"random\"]\n\
+         [[axis]]\nkey = \"fraction\"\nvalues = [0.0, 0.05, 1.0]\n",
+        model_path().display().to_string()
+    );
+    let sweep_spec = SweepSpec::parse(&toml, "engine.toml", &dir).unwrap();
+    let report = sweep::run(&sweep_spec, &dir, &SweepOptions::default()).unwrap();
+    let mut csv = csv::Reader::from_path(&report.csv).unwrap();
+    let header = csv.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (acc, time, energy) = (col("accuracy_mean"), col("time_mean_ns"), col("energy_mean_pj"));
+    let mut compared = 0;
+    for record in csv.records() {
+        let record = record.unwrap();
+        let method = &record[col("method")];
+        let fraction: f64 = record[col("fraction")].parse().unwrap();
+        let name = match fraction {
+            0.0 => NO_VERIFY,
+            _ => method,
+        };
+        let row = series(&results, "band", name)
+            .into_iter()
+            .find(|r| r.fraction == fraction)
+            .unwrap();
+        let a: f64 = record[acc].parse().unwrap();
+        assert_eq!(100.0 * a, row.accuracy_mean_pct, "{method} at {fraction}");
+        assert_eq!(
+            record[time].parse::<f64>().unwrap(),
+            row.time_ns,
+            "{method} at {fraction}"
+        );
+        assert_eq!(
+            record[energy].parse::<f64>().unwrap(),
+            row.energy_pj,
+            "{method} at {fraction}"
+        );
+        compared += 1;
+    }
+    assert_eq!(compared, 6);
+    // The references are the same chips for every method (common random numbers).
+    let full = reference(&results, "band", FULL_VERIFY).unwrap();
+    assert_eq!(
+        series(&results, "band", "uswim")[1].accuracy_mean_pct,
+        full.accuracy_mean_pct
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The paired difference `a - b` of two points' accuracies on the same chips, in points.
+fn paired(a: &PointOutcome, b: &PointOutcome) -> uswim::eval::Stats {
+    let d: Vec<f64> = a
+        .accuracies()
+        .iter()
+        .zip(b.accuracies())
+        .map(|(x, y)| 100.0 * (x - y))
+        .collect();
+    uswim::eval::Stats::of(&d).unwrap()
+}
+
+/// LeNet on `paper_statistical` under the authors' band variation, with its sensitivity pass.
+fn band_setup() -> (
+    uswim::nn::Network,
+    uswim::config::HwConfig,
+    Dataset,
+    uswim::sensitivity::Curvature,
+) {
+    let (net, _) = model_file::load(Some("lenet"), &model_path()).unwrap();
+    let mut calib = Dataset::load("mnist", Split::Train).unwrap();
+    calib.truncate(512);
+    let mut test = Dataset::load("mnist", Split::Test).unwrap();
+    test.truncate(1000);
+    let overrides =
+        [uswim::config::parse_override("device.variation.maps=[{kind=\"band\",multiplier=3.0}]").unwrap()];
+    let hw = uswim::config::load("paper_statistical", &overrides).unwrap();
+    let curvature = sensitivity::analyze(&net, &calib, |_, _| {}).unwrap();
+    (net, hw, test, curvature)
+}
+
+#[test]
+fn under_band_uswim_beats_swim_and_swim_beats_random_at_1_percent_beyond_the_paired_interval() {
+    let (net, hw, test, curvature) = band_setup();
+    let mapped = Mapped::new(&LayerWeights::of_network(&net), &hw).unwrap();
+    let engine = Engine::new(&net, &mapped, &hw, Some(&curvature), Some(&test)).unwrap();
+    let at = |method| {
+        let selector = Selector {
+            method,
+            fraction: 0.01,
+            knowledge: Knowledge::Prior,
+        };
+        engine.evaluate(&selector, 21, 24).unwrap()
+    };
+    let (uswim, swim, random) = (at(Method::Uswim), at(Method::Swim), at(Method::Random));
+    let u_s = paired(&uswim, &swim);
+    let s_r = paired(&swim, &random);
+    assert!(u_s.ci95_low > 0.0, "uswim - swim: {u_s:?}");
+    assert!(s_r.ci95_low > 0.0, "swim - random: {s_r:?}");
+}
+
+#[test]
+fn measured_beats_random_at_a_larger_time_budget() {
+    let (net, hw, test, curvature) = band_setup();
+    let mapped = Mapped::new(&LayerWeights::of_network(&net), &hw).unwrap();
+    let engine = Engine::new(&net, &mapped, &hw, Some(&curvature), Some(&test)).unwrap();
+    let at = |method, fraction| {
+        let selector = Selector {
+            method,
+            fraction,
+            knowledge: Knowledge::Prior,
+        };
+        engine.evaluate(&selector, 5, 12).unwrap()
+    };
+    // measured at 1% pays a read of every device on top of its verify; random gets 5% of the weights.
+    let measured = at(Method::Measured, 0.01);
+    let random = at(Method::Random, 0.05);
+    let read = uswim::sim::predict::read_all(&mapped, &hw);
+    let open_loop = at(Method::Random, 0.0);
+    assert!(read.time_ns > 0.0);
+    assert!(measured.time_ns() > open_loop.time_ns() + read.time_ns);
+    assert!(
+        measured.time_ns() <= random.time_ns(),
+        "{} vs {}",
+        measured.time_ns(),
+        random.time_ns()
+    );
+    let d = paired(&measured, &random);
+    assert!(d.ci95_low > 0.0, "measured - random: {d:?}");
+}
+
+#[test]
+fn program_with_data_reports_the_accuracy_of_the_chips_it_programmed_beside_their_time() {
+    let dir = std::env::temp_dir().join(format!("uswim-it-program-acc-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_uswim"))
+        .args(["program", "--model"])
+        .arg(model_path())
+        .args([
+            "--hw",
+            "paper_statistical",
+            "--mask",
+            "all",
+            "--trace-level",
+            "off",
+            "--data",
+            "mnist",
+            "--mc-runs",
+            "2",
+            "--test-images",
+            "300",
+            "-q",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2 Monte-Carlo chips: accuracy"), "{text}");
+    let mut csv = csv::Reader::from_path(dir.join("accuracy.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(&rows[0][0], "traced");
+    for r in &rows {
+        // Full write-verify keeps a trained LeNet's accuracy; every chip has its own time.
+        assert!(r[2].parse::<f64>().unwrap() > 90.0, "{r:?}");
+        assert!(r[3].parse::<f64>().unwrap() > 0.0);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_accuracy_target_search_returns_a_budget_whose_paired_interval_meets_the_target() {
+    let (net, hw, test, curvature) = band_setup();
+    let mapped = Mapped::new(&LayerWeights::of_network(&net), &hw).unwrap();
+    let engine = Engine::new(&net, &mapped, &hw, Some(&curvature), Some(&test)).unwrap();
+    let selector = Selector {
+        method: Method::Uswim,
+        fraction: 1.0,
+        knowledge: Knowledge::Prior,
+    };
+    let search = uswim::experiment::target::cheapest_within(&engine, &selector, 3, 3, 1.0, 4).unwrap();
+    let best = &search.best;
+    assert!(best.meets(1.0) && best.drop_pct.ci95_high <= 1.0, "{best:?}");
+    assert!(
+        best.fraction < 1.0,
+        "the search found nothing below full write-verify: {search:?}"
+    );
+    assert!(best.time_ns < search.full.time_ns);
+    // Bisection: every probe below the answer missed the target, and the smallest probe is far below.
+    for p in search.probes.iter().filter(|p| p.fraction < best.fraction) {
+        assert!(!p.meets(1.0), "{p:?} meets the target below {}", best.fraction);
+    }
+    assert_eq!(search.probes.len(), 5);
 }

@@ -29,7 +29,8 @@ fn lenet(seed: u64) -> Network {
 #[test]
 fn last_layer_second_derivative_equals_a_finite_difference_of_the_gradient() {
     // For fc3 (logits z = W x + b) the diagonal Gauss-Newton term is the exact second derivative:
-    // d2L/dW_oi^2 = p_o (1 - p_o) x_i^2. Compare with the central difference of the summed gradient.
+    // d2L/dW_oi^2 = p_o (1 - p_o) x_i^2. Compare with the central difference of the mean gradient (both
+    // are means over the calibration set).
     // Error sources: O(h^2) truncation (the loss is smooth in W) and f32 rounding of gradients summed
     // over 48 samples; with h = 2e-2 both stay below 1e-3 of the largest second derivative.
     let calib = mnist(48);
@@ -37,7 +38,6 @@ fn last_layer_second_derivative_equals_a_finite_difference_of_the_gradient() {
     let base = analyze(&net, &calib, |_, _| {}).unwrap();
     let k = base.layers.iter().position(|l| l.name == "fc3.weight").unwrap();
     let p = base.layers[k].param;
-    let n = calib.len() as f64;
     let hess = &base.layers[k].hess;
     let scale = hess.iter().fold(0.0f64, |m, &v| m.max(f64::from(v)));
     let h = 2e-2f32;
@@ -50,7 +50,7 @@ fn last_layer_second_derivative_equals_a_finite_difference_of_the_gradient() {
         net.values_mut(p)[i] = old - h;
         let gm = f64::from(analyze(&net, &calib, |_, _| {}).unwrap().layers[k].grad[i]);
         net.values_mut(p)[i] = old;
-        let fd = n * (gp - gm) / (2.0 * f64::from(h));
+        let fd = (gp - gm) / (2.0 * f64::from(h));
         let err = (fd - f64::from(hess[i])).abs() / scale;
         assert!(
             err < 1e-3,
@@ -481,7 +481,13 @@ fn reference(net: &Network, data: &Dataset) -> HashMap<String, (Vec<f64>, Vec<f6
     g.into_iter()
         .map(|(name, gv)| {
             let hv = h.remove(&name).unwrap();
-            (name, (gv.into_iter().map(|v| v / n).collect(), hv))
+            (
+                name,
+                (
+                    gv.into_iter().map(|v| v / n).collect(),
+                    hv.into_iter().map(|v| v / n).collect(),
+                ),
+            )
         })
         .collect()
 }
@@ -892,4 +898,63 @@ fn csv_and_mask_files_round_trip_and_bad_masks_are_rejected() {
             .contains("expected columns")
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn swim_is_the_authors_h_plus_2g_with_both_means_over_the_calibration_set_by_hand() {
+    // A 2-input, 2-class linear classifier (no bias) on two samples; with p = softmax(W x):
+    //   g_oi = mean_n (p_o - y_o) x_i,   H_oi = mean_n p_o (1 - p_o) x_i^2,
+    // and swim = |H s^2 + 2 g s| with s = max|W| (both normalised the same way, the authors' form).
+    let mut b = Builder::new("tiny", SampleShape::image(1, 1, 2));
+    let layers = vec![b.flatten(), b.linear("fc", 2, false)];
+    let mut net = b.finish(layers);
+    let w = [0.5f32, -1.0, 0.25, 2.0];
+    let p = net.programmable()[0];
+    net.values_mut(p).copy_from_slice(&w);
+    let xs = [[1.0f32, 0.5], [-0.5, 2.0]];
+    let ys = [0usize, 1];
+    let images =
+        ndarray::Array4::from_shape_vec((2, 1, 1, 2), xs.iter().flatten().copied().collect()).unwrap();
+    let data = Dataset::new("hand", images, vec![0, 1]).unwrap();
+    let curvature = analyze(&net, &data, |_, _| {}).unwrap();
+    let mut g = [0f64; 4];
+    let mut h = [0f64; 4];
+    for (x, &y) in xs.iter().zip(&ys) {
+        let z: Vec<f64> = (0..2)
+            .map(|o| f64::from(w[2 * o]) * f64::from(x[0]) + f64::from(w[2 * o + 1]) * f64::from(x[1]))
+            .collect();
+        let m = z[0].max(z[1]);
+        let e: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
+        let pr: Vec<f64> = e.iter().map(|v| v / (e[0] + e[1])).collect();
+        for o in 0..2 {
+            for i in 0..2 {
+                let t = if o == y { 1.0 } else { 0.0 };
+                g[2 * o + i] += 0.5 * (pr[o] - t) * f64::from(x[i]);
+                h[2 * o + i] += 0.5 * pr[o] * (1.0 - pr[o]) * f64::from(x[i]) * f64::from(x[i]);
+            }
+        }
+    }
+    let layer = &curvature.layers[0];
+    let scores = score(&curvature, None, &ScoreOptions::new(Method::Swim)).unwrap();
+    let s = 2.0f64;
+    for k in 0..4 {
+        assert!(
+            (f64::from(layer.grad[k]) - g[k]).abs() < 1e-6,
+            "g[{k}] {} vs {}",
+            layer.grad[k],
+            g[k]
+        );
+        assert!(
+            (f64::from(layer.hess[k]) - h[k]).abs() < 1e-6,
+            "H[{k}] {} vs {}",
+            layer.hess[k],
+            h[k]
+        );
+        let want = (h[k] * s * s + 2.0 * g[k] * s).abs();
+        assert!(
+            (scores.layers[0][k] - want).abs() < 1e-5,
+            "swim[{k}] {} vs {want}",
+            scores.layers[0][k]
+        );
+    }
 }

@@ -197,8 +197,8 @@ fn two_axis_sweep_writes_one_row_per_point_in_grid_order() {
     assert!(num(&rows[4], "verify_reads") < num(&rows[1], "verify_reads"));
     assert!(num(&rows[0], "total_time_ns") >= num(&rows[1], "total_time_ns"));
     assert!(num(&rows[1], "total_time_ns") >= num(&rows[2], "total_time_ns"));
-    // Different points have different seeds.
-    assert_ne!(rows[0][col("seed")], rows[1][col("seed")]);
+    // Common random numbers by default: every point programs the chips of the spec seed.
+    assert_eq!(rows[0][col("seed")], rows[1][col("seed")]);
 
     // Deterministic: the same spec gives the same bytes.
     let first = std::fs::read(&report.csv).unwrap();
@@ -540,7 +540,7 @@ fn accuracy_columns_follow_the_summary_and_match_the_evaluator() {
     let report = sweep::run(&spec, &root.join("whole"), &SweepOptions::default()).unwrap();
     let (header, rows) = read_csv(&report.csv);
     let summary_end = FIXED_COLUMNS.len() + metric_columns().len();
-    assert_eq!(header.len(), summary_end + 3);
+    assert_eq!(header.len(), summary_end + ACCURACY_COLUMNS.len());
     assert_eq!(header[summary_end..], ACCURACY_COLUMNS);
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     let num = |row: &Vec<String>, name: &str| row[col(name)].parse::<f64>().unwrap();
@@ -576,6 +576,13 @@ fn accuracy_columns_follow_the_summary_and_match_the_evaluator() {
         .unwrap();
     assert_eq!(rows[1][col("accuracy_mean")], mc.accuracy.mean.to_string());
     assert_eq!(rows[1][col("accuracy_std")], mc.accuracy.std.to_string());
+    // Time and energy are those of the same chips, mean over the runs.
+    let time = mc.mean_of(|s| s.total_time_ns);
+    assert_eq!(rows[1][col("time_mean_ns")], time.to_string());
+    assert_eq!(
+        rows[1][col("total_time_ns")],
+        mc.runs[0].summary.total_time_ns.to_string()
+    );
 
     // Shards record the accuracy columns and merge to the single run byte for byte.
     run_shard(&spec, &root.join("shards"), 0, 2);
