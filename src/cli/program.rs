@@ -133,7 +133,7 @@ pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         let share = filter.sample.unwrap_or(1.0);
         super::process::warn_if_trace_is_large(mapped.num_devices() as f64 * share, &staged);
     }
-    let events = match filter.level {
+    let events = match args.trace_level.level() {
         TraceLevel::Off => None,
         level => Some(EventsCsv::create(staged.path().join("events.csv"), level).context("events.csv")?),
     };

@@ -792,7 +792,7 @@ fn tiny_reproduce(out: &Path, methods: &str, seed: &str) -> Command {
         "64",
         "--calib",
         "16",
-        "--timing-hw",
+        "--physical",
         "none",
         "--methods",
         methods,
