@@ -14,9 +14,16 @@ uswim=target/release/uswim
 
 # The example programming run (README "Programming a network") and its timeline.
 example=traces/lenet_rram_random10
+# The folder also holds the timeline, the Gantt chart and the console output, which `program` does not
+# count as its outputs: start from an empty folder.
+rm -rf "$example"
+mkdir -p "$(dirname "$example")"
+timeline=$(mktemp -d)/timeline.json
 $uswim program --model models/lenet_mnist.safetensors --hw rram_1t1r_256 --mask random:0.1 --seed 1 \
-    --trace-arrays 0-1 --trace-sample 0.25 --timeline "$example/timeline.json" --quiet \
-    --out "$example" > "$example/program.txt"
+    --trace-arrays 0-1 --trace-sample 0.25 --timeline "$timeline" --quiet \
+    --out "$example" > "$timeline.txt"
+mv "$timeline" "$example/timeline.json"
+mv "$timeline.txt" "$example/program.txt"
 $uswim plot --gantt "$example/arrays.csv" -o "$example/gantt.png"
 
 # The array-size sweep and its plot (README "What-if sweeps").
@@ -26,7 +33,7 @@ $uswim plot traces/array_size/results.csv --x array.rows --y total_time_ns --log
 
 # The calibration example (README "Devices: reports and calibration").
 $uswim device fit --format ramps --set-ramps tests/data/device-pulse-response/crosssim-set.csv \
-    --reset-ramps tests/data/device-pulse-response/crosssim-reset.csv --read-voltage 0.1 \
+    --reset-ramps tests/data/device-pulse-response/crosssim-reset.csv --read-voltage 0.1 --set-v 1.0 --reset-v 1.0 \
     -o traces/calibration/crosssim_fitted.toml --plot traces/calibration/crosssim_fitted.png \
     > traces/calibration/fit.txt
 
