@@ -318,15 +318,13 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
 }
 
 /// A method's mean line and its 95% band (the interval's ends as two thin lines of one legend entry).
-fn with_band(mut chart: Chart, label: String, rows: &[(f64, &Row)]) -> Chart {
+fn with_band(chart: Chart, label: String, rows: &[(f64, &Row)]) -> Chart {
     let mean: Vec<(f64, f64)> = rows.iter().map(|(x, r)| (*x, r.accuracy_mean_pct)).collect();
-    let low: Vec<(f64, f64)> = rows.iter().map(|(x, r)| (*x, r.accuracy_ci95_low_pct)).collect();
-    let high: Vec<(f64, f64)> = rows.iter().map(|(x, r)| (*x, r.accuracy_ci95_high_pct)).collect();
-    let band = format!("{label} 95% CI");
-    chart = chart.with_series(Series::line_points(label, mean));
-    chart
-        .with_series(Series::line(band.clone(), low))
-        .with_series(Series::line(band, high))
+    let band: Vec<(f64, f64)> = rows
+        .iter()
+        .map(|(_, r)| (r.accuracy_ci95_low_pct, r.accuracy_ci95_high_pct))
+        .collect();
+    chart.with_series(Series::line_points(label, mean).with_band(band))
 }
 
 /// One panel per setting: mean accuracy (with its 95% band) versus fraction (log x), per method, with the
