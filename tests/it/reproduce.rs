@@ -493,3 +493,60 @@ fn the_accuracy_target_search_returns_a_budget_whose_paired_interval_meets_the_t
     }
     assert_eq!(search.probes.len(), 5);
 }
+
+/// One chip, one configuration, one programming: every run of a point on the RRAM preset reports exactly
+/// the summary (time, energy, counts) of programming its own chip (seed (point seed, run)) with its mask
+/// on that configuration, and exactly the accuracy of that chip's read-back weights. Timing the mask on
+/// another configuration, or classifying a second programming with other streams, would break one of the
+/// equalities (a chip of the same seed on a tighter-tolerance configuration is checked to differ).
+#[test]
+fn a_points_accuracy_time_and_energy_come_from_one_programming_of_its_own_chip() {
+    use uswim::eval::run_seed;
+    use uswim::map::read_back;
+    use uswim::sim::{self, ProgramOptions};
+    use uswim::trace::{NullSink, TraceFilter, TraceLevel};
+    let (net, _) = model_file::load(Some("lenet"), &model_path()).unwrap();
+    let mut test = Dataset::load("mnist", Split::Test).unwrap();
+    test.truncate(300);
+    let hw = uswim::config::load("rram_1t1r_256", &[]).unwrap();
+    let mapped = Mapped::new(&LayerWeights::of_network(&net), &hw).unwrap();
+    let engine = Engine::new(&net, &mapped, &hw, None, Some(&test)).unwrap();
+    let selector = Selector {
+        method: Method::Random,
+        fraction: 0.1,
+        knowledge: Knowledge::Prior,
+    };
+    let outcome = engine.evaluate(&selector, 3, 2).unwrap();
+    assert_eq!(outcome.runs.len(), 2);
+    let program = |hw: &uswim::config::HwConfig, mask: &uswim::sim::Mask, seed: u64| {
+        let options = ProgramOptions {
+            seed,
+            trace: TraceFilter::level(TraceLevel::Off),
+            keep_conductances: true,
+        };
+        sim::program(&mapped, hw, mask, &options, &mut NullSink).unwrap()
+    };
+    for (r, run) in outcome.runs.iter().enumerate() {
+        assert_eq!(run.chip_seed, run_seed(3, r as u32));
+        let mask = engine.mask(&selector, run.chip_seed).unwrap();
+        let programmed = program(&hw, &mask, run.chip_seed);
+        assert_eq!(
+            run.summary, programmed.summary,
+            "run {r}: time and energy of its own chip"
+        );
+        let weights = read_back(&mapped, programmed.conductances_us.as_deref().unwrap()).unwrap();
+        let mut chip_net = net.clone();
+        for (&param, values) in net.programmable().iter().zip(&weights) {
+            chip_net.values_mut(param).copy_from_slice(values);
+        }
+        let accuracy = chip_net.accuracy(&test).unwrap().fraction();
+        assert_eq!(run.accuracy, Some(accuracy), "run {r}: accuracy of the same chip");
+        let mut tighter = hw.clone();
+        tighter.program.tolerance = 0.02;
+        assert_ne!(
+            program(&tighter, &mask, run.chip_seed).summary,
+            run.summary,
+            "another configuration's chip must time differently"
+        );
+    }
+}
