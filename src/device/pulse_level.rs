@@ -286,10 +286,6 @@ impl PulseLevel {
 
     /// A fresh device at g_min: draws eta_i, Vth_SET,i and Vth_RESET,i (three normal draws, in that order).
     pub fn instantiate<R: Rng + ?Sized>(&self, sigma: f32, rng: &mut R) -> DeviceState {
-        <Self as DeviceModel>::instantiate(self, sigma, rng)
-    }
-
-    fn make<R: Rng + ?Sized>(&self, sigma: f32, rng: &mut R) -> DeviceState {
         let m = self.spread_scale(sigma);
         let z_eta = self.normal.sample(rng);
         let z_set = self.normal.sample(rng);
@@ -509,7 +505,7 @@ impl DeviceModel for PulseLevel {
     }
 
     fn instantiate<R: Rng + ?Sized>(&self, sigma: f32, rng: &mut R) -> DeviceState {
-        self.make(sigma, rng)
+        PulseLevel::instantiate(self, sigma, rng)
     }
 
     /// The open-loop write of `program.open_loop` (see the module docs).

@@ -34,14 +34,12 @@ impl Statistical {
     /// The model of `hw` with parameters `config`.
     pub fn new(hw: &HwConfig, config: &StatisticalConfig) -> Self {
         let window = Window::new(hw);
+        let scheme = PulseScheme::new(&hw.program.scheme, 0.0, 0.0);
         Self {
             window,
             normal: Normal::new(),
-            scheme: PulseScheme::new(&hw.program.scheme, 0.0, 0.0),
-            dac: Dac::new(
-                &hw.dac,
-                PulseScheme::new(&hw.program.scheme, 0.0, 0.0).full_scale_v(),
-            ),
+            dac: Dac::new(&hw.dac, scheme.full_scale_v()),
+            scheme,
             retry_ratio: config.retry_ratio as f32,
             gaussian_outcome: config.outcome == StatisticalOutcome::Gaussian,
             sigma_wv_us: (hw.device.variation.sigma_wv * hw.range_us()) as f32,

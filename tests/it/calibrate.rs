@@ -144,25 +144,10 @@ fn round_trip_with(truth: &HwConfig, set_points: usize, reset_points: usize, see
     }
 }
 
-/// The base configuration of the fits, as `--set` overrides of the default preset: the CrossSim
-/// measurement pulse (1 V, as the shipped ramps were taken) as the ISPP start of a 1-2 V ISPP of 50 mV
-/// steps, 100 iterations, the nominal ISPP ramp as open-loop write, and moderate spreads for what a fit
-/// cannot identify (eta 20%, c2c 10%, Vth 50 mV, no RESET-state spread), so that a fitted device's
-/// convergence check is about the fit.
-const CALIBRATION_BASE: [&str; 9] = [
-    "program.open_loop={kind=\"ramp\"}",
-    "program.max_iterations=100",
-    "program.scheme.set_start_v=1.0",
-    "program.scheme.reset_start_v=1.0",
-    "program.scheme.v_step_v=0.05",
-    "program.scheme.v_max_v=2.0",
-    "device.model.eta_d2d=0.2",
-    "device.model.c2c=0.1",
-    "device.model.hrs_spread=0.0",
-];
-
+/// The base configuration of the fits: the default preset made moderate ([`crate::MODERATE_RRAM`]), so
+/// that a fitted device's convergence check is about the fit.
 fn calibration_base() -> config::HwConfig {
-    let overrides: Vec<_> = CALIBRATION_BASE
+    let overrides: Vec<_> = crate::MODERATE_RRAM
         .iter()
         .map(|o| config::parse_override(o).unwrap())
         .collect();
@@ -427,7 +412,7 @@ fn fitted_configurations_pass_validation_and_converge_in_the_device_report() {
         let png = dir.join(format!("{name}.png"));
         let mut args: Vec<String> = vec!["device".into(), "fit".into(), "--format".into(), "ramps".into()];
         args.extend(inputs);
-        for o in CALIBRATION_BASE {
+        for o in crate::MODERATE_RRAM {
             args.extend(["--set".to_string(), o.to_string()]);
         }
         args.extend([

@@ -61,24 +61,14 @@ fn preset(name: &str) -> HwConfig {
     config::load(name, &[]).unwrap()
 }
 
-/// The RRAM preset with a moderate, fast-converging device (eta 20%, c2c 10%, no RESET-state spread,
-/// k 12 uS/V), its nominal ISPP ramp as the open-loop write and a 1.0-2.0 V ISPP of 50 mV steps: for
-/// tests of a mechanism rather than of the preset's calibrated physics.
+/// The RRAM preset made moderate ([`crate::MODERATE_RRAM`]) with step k 12 uS/V.
 fn moderate_rram() -> HwConfig {
     let overrides: Vec<_> = [
         "device.model.k_set_us_per_v=12.0",
         "device.model.k_reset_us_per_v=12.0",
-        "device.model.eta_d2d=0.2",
-        "device.model.c2c=0.1",
-        "device.model.hrs_spread=0.0",
-        "program.open_loop={kind=\"ramp\"}",
-        "program.max_iterations=100",
-        "program.scheme.set_start_v=1.0",
-        "program.scheme.reset_start_v=1.0",
-        "program.scheme.v_step_v=0.05",
-        "program.scheme.v_max_v=2.0",
     ]
     .iter()
+    .chain(&crate::MODERATE_RRAM)
     .map(|o| config::parse_override(o).unwrap())
     .collect();
     config::load("rram_1t1r_256", &overrides).unwrap()
