@@ -91,7 +91,10 @@ pub fn parse_npy(bytes: &[u8], source: &str) -> Result<NdArray, InputError> {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse().map_err(|_| bad("malformed shape")))
         .collect::<Result<_, _>>()?;
-    let n: usize = shape.iter().product();
+    let n = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| bad(&format!("shape {shape:?} holds more elements than memory")))?;
     let body = &bytes[start + len..];
     let (kind, size) = match descr.trim_start_matches(['<', '|', '=']) {
         "u1" => ('u', 1),
@@ -111,11 +114,11 @@ pub fn parse_npy(bytes: &[u8], source: &str) -> Result<NdArray, InputError> {
             )));
         }
     };
-    if body.len() != n * size {
+    if n.checked_mul(size) != Some(body.len()) {
         return Err(bad(&format!(
             "{} data bytes for shape {shape:?} of {descr} ({} expected)",
             body.len(),
-            n * size
+            n.saturating_mul(size)
         )));
     }
     let int = |c: &[u8]| -> i64 {
