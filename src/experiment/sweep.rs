@@ -171,7 +171,7 @@ pub fn prepare(
     if analyze {
         prepare_scores(spec, &grid.scored_models, &mut models)?;
     } else if !grid.scored_models.is_empty() {
-        Dataset::load(&spec.data, Split::Train)
+        crate::nn::normalize::load(&spec.data, Split::Train, spec.normalize.as_ref())
             .map_err(|e| SweepError::spec(&spec.file, "data", e.to_string()))?;
     }
     let test = load_test_set(spec, &models)?;
@@ -446,7 +446,7 @@ fn prepare_scores(spec: &SweepSpec, scored: &[String], models: &mut Models) -> R
     if scored.is_empty() {
         return Ok(());
     }
-    let mut calib = Dataset::load(&spec.data, Split::Train)
+    let mut calib = crate::nn::normalize::load(&spec.data, Split::Train, spec.normalize.as_ref())
         .map_err(|e| SweepError::spec(&spec.file, "data", e.to_string()))?;
     calib.truncate(spec.calib_samples);
     for name in scored {
@@ -464,7 +464,7 @@ fn load_test_set(spec: &SweepSpec, models: &Models) -> Result<Option<Dataset>, S
     if spec.mc_runs == 0 {
         return Ok(None);
     }
-    let mut test = Dataset::load(&spec.data, Split::Test)
+    let mut test = crate::nn::normalize::load(&spec.data, Split::Test, spec.normalize.as_ref())
         .map_err(|e| SweepError::spec(&spec.file, "data", e.to_string()))?;
     if let Some(n) = spec.test_images {
         test.truncate(n);
