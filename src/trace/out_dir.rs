@@ -150,6 +150,7 @@ impl OutDir {
                 e,
             )
         })?;
+        check_not_shared(out, command)?;
         check_replaceable(out, known)?;
         let lock = OutputLock::acquire(&lock_path(&parent, &name), out)?;
         let dir = Self {
@@ -259,6 +260,25 @@ fn is_known(name: &str, known: &[&str]) -> bool {
             Some(suffix) => name.ends_with(suffix),
             None => name == *k,
         })
+}
+
+/// Refuses to replace a folder that several runs add to (a sweep's, per its manifest) by another
+/// command's outputs: it holds the shards of a sweep, which a mistyped `--out` must not delete.
+fn check_not_shared(out: &Path, command: &str) -> Result<(), OutDirError> {
+    let Ok(text) = std::fs::read_to_string(out.join(MANIFEST)) else {
+        return Ok(());
+    };
+    let owner = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|m| m["command"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    if (owner == "sweep" || owner == "merge") && owner != command {
+        return Err(OutDirError::NotAnOutputFolder {
+            path: out.to_path_buf(),
+            problem: format!("holds the outputs of `uswim {owner}`, which `uswim {command}` would delete"),
+        });
+    }
+    Ok(())
 }
 
 /// `out` may be replaced: it does not exist, or it is a uswim output folder (with a manifest), or a
