@@ -9,8 +9,9 @@
 //! - `USWIM_FAULT_FREE_BYTES=N`: the free space reported for `--out`'s file system
 //!   ([`super::out_dir::free_bytes`]) is N bytes.
 //! - `USWIM_FAULT_COMMIT_PAUSE_MS=N`: every step of moving an output set into place
-//!   ([`super::out_dir::OutDir::commit`], [`super::out_dir_shared::FileSet::commit`]) pauses N ms, so a
-//!   test's `kill -9` lands inside the commit often enough to prove it atomic.
+//!   ([`super::out_dir::OutDir::commit`], [`super::out_dir_shared::FileSet::commit`]) and every file's
+//!   rename into place ([`super::atomic::AtomicFile::commit`]) pauses N ms, so a test's `kill -9` lands
+//!   inside a commit often enough to prove it atomic.
 
 use std::io;
 use std::sync::OnceLock;
