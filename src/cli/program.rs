@@ -135,7 +135,7 @@ pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let staged = super::process::begin_out(&out, "program")?;
     if filter.level == TraceLevel::Device {
         let share = filter.sample.unwrap_or(1.0);
-        super::process::warn_if_trace_is_large(mapped.num_devices() as f64 * share, &staged);
+        super::process::check_trace_room(mapped.num_devices() as f64 * share, &staged)?;
     }
     let events = match args.trace_level.level() {
         TraceLevel::Off => None,
