@@ -227,6 +227,10 @@ impl WriteVerify {
         let width_ns = scheme.width_ns();
         let inv_range = 1.0 / self.device.window().range_us;
         let mut scheme_state = scheme.start();
+        // A fixed scheme's two amplitudes, quantised once rather than per pulse (the same values).
+        let fixed_v = scheme
+            .fixed_amplitudes_v()
+            .map(|amplitudes| amplitudes.map(|v| dac.quantize(v)));
         // Acceptance as two comparisons on the code (same result as |target - read| <= tolerance): keeps
         // the dependent chain from one pulse to the exit test short.
         let band = self.band::<M>(target_us);
@@ -254,8 +258,10 @@ impl WriteVerify {
             } else {
                 Polarity::Reset
             };
-            let amplitude_v =
-                dac.quantize(scheme.amplitude_v(&mut scheme_state, polarity, error_us * inv_range));
+            let amplitude_v = match fixed_v {
+                Some(v) => v[polarity.index()],
+                None => dac.quantize(scheme.amplitude_v(&mut scheme_state, polarity, error_us * inv_range)),
+            };
             let g_after_us = model.correct(ready, &mut st, target_us, polarity, amplitude_v, rng);
             sink(DeviceEvent::Pulse {
                 g_before_us: g_us,

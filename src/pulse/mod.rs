@@ -140,6 +140,18 @@ impl PulseScheme {
         v
     }
 
+    /// The SET and RESET amplitudes (indexed by [`Polarity::index`]) when every pulse of a polarity has the
+    /// same amplitude (`fixed`, and `open_loop` in a verify loop), so that a loop can quantise them once.
+    #[inline]
+    pub fn fixed_amplitudes_v(&self) -> Option<[f32; 2]> {
+        match self {
+            PulseScheme::Fixed(s) | PulseScheme::OpenLoop(s) => {
+                Some([s.amplitude_v(Polarity::Set), s.amplitude_v(Polarity::Reset)])
+            }
+            PulseScheme::Ispp(_) | PulseScheme::Adaptive(_) => None,
+        }
+    }
+
     /// The pulse width, in ns.
     #[inline]
     pub fn width_ns(&self) -> f32 {

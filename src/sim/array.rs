@@ -360,7 +360,29 @@ impl Tally {
     /// A pulse of `polarity` by `driver` after read `j` (1-based) of its device.
     #[inline(always)]
     fn pulse(&mut self, j: u32, driver: u32, polarity: Polarity) {
-        let index = ((j as usize - 1) * self.drivers + driver as usize) * 2 + polarity.index();
+        self.pulse_at(self.pulse_slot(j, driver) + polarity.index());
+    }
+
+    /// Where the counters of `driver` after read `j` (1-based; 0 gives the slot one stride before read
+    /// 1's) start: its SET counter, then its RESET. Read j + 1's are [`Tally::pulse_stride`] further on.
+    #[inline(always)]
+    fn pulse_slot(&self, j: u32, driver: u32) -> usize {
+        (j as usize)
+            .wrapping_sub(1)
+            .wrapping_mul(self.drivers)
+            .wrapping_add(driver as usize)
+            .wrapping_mul(2)
+    }
+
+    /// The distance between one read's pulse counters and the next read's.
+    #[inline(always)]
+    fn pulse_stride(&self) -> usize {
+        2 * self.drivers
+    }
+
+    /// One more pulse at counter `index` ([`Tally::pulse_slot`] plus the polarity index).
+    #[inline(always)]
+    fn pulse_at(&mut self, index: usize) {
         if index >= self.pulses.len() {
             self.pulses
                 .resize((index + 1).next_multiple_of(2 * self.drivers), 0);
@@ -558,10 +580,12 @@ impl ArrayProgrammer<'_> {
                 };
                 let ColumnUnits { adc, driver } = self.column_units[d.col as usize];
                 let report = if !tracing.phases {
-                    let mut j = 0;
+                    // The driver's counters after the latest read: one stride further at every read.
+                    let stride = tally.pulse_stride();
+                    let mut at = tally.pulse_slot(0, driver);
                     wv.run(state, d.target_us, rng, &mut |e| match e {
-                        DeviceEvent::Read { .. } => j += 1,
-                        DeviceEvent::Pulse { polarity, .. } => tally.pulse(j, driver, polarity),
+                        DeviceEvent::Read { .. } => at = at.wrapping_add(stride),
+                        DeviceEvent::Pulse { polarity, .. } => tally.pulse_at(at + polarity.index()),
                     })
                 } else {
                     self.traced_verify(
