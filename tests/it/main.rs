@@ -24,6 +24,7 @@ mod fuzz;
 mod map;
 mod nn;
 mod onnx;
+mod periph;
 mod plot;
 mod readme;
 mod reliability;
