@@ -133,7 +133,7 @@ pub struct ReproduceArgs {
     /// before the experiment runs.
     #[arg(long, value_name = "FILE.json")]
     timeline: Option<PathBuf>,
-    /// The point of --timeline, as SETTING/METHOD/FRACTION (e.g. `default/uswim/0.1`; default: the first
+    /// The point of --timeline, as SETTING/METHOD/FRACTION (e.g. `uniform/uswim/0.1`; default: the first
     /// setting's full-verify point).
     #[arg(long, value_name = "LABEL", requires = "timeline")]
     timeline_point: Option<String>,

@@ -488,7 +488,7 @@ pub fn run(
 }
 
 /// The label of a point as `--timeline-point` takes it: `SETTING/METHOD/FRACTION` (e.g.
-/// `default/uswim/0.1`, `default/full-verify/1`).
+/// `uniform/uswim/0.1`, `uniform/full-verify/1`).
 fn point_label(groups: &[Group], p: &Point) -> String {
     format!("{}/{}/{}", groups[p.setting].name, p.method, p.selector.fraction)
 }

@@ -415,3 +415,94 @@ fn the_timeline_of_a_sweep_point_parses_and_matches_its_arrays() {
     assert!(!dir.join("out2").join("results.csv").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_timeline_of_a_reproduce_point_is_the_chip_of_its_row() {
+    let dir = scratch("reproduce-timeline");
+    let timeline = dir.join("point.json");
+    let out = dir.join("out");
+    let base = [
+        "reproduce",
+        "--methods",
+        "random",
+        "--fractions",
+        "0.5,1",
+        "--variation",
+        "uniform:device.variation.maps=[{kind=\"uniform\"}]",
+        "--physical",
+        "none",
+        "--mc-runs",
+        "1",
+        "--test-images",
+        "20",
+        "--calib-samples",
+        "16",
+        "--quiet",
+        "--timeline",
+        timeline.to_str().unwrap(),
+    ];
+    // A point that is not in the experiment: exit 2 before any work, naming the points.
+    let r = uswim(
+        &[
+            &base[..],
+            &[
+                "--timeline-point",
+                "uniform/random/0.3",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(r.status.code(), Some(2), "{}", String::from_utf8_lossy(&r.stderr));
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        stderr.contains("--timeline-point") && stderr.contains("uniform/random/0.5"),
+        "{stderr}"
+    );
+    assert!(!out.join("results.csv").exists());
+
+    let r = uswim(
+        &[
+            &base[..],
+            &[
+                "--timeline-point",
+                "uniform/random/0.5",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&timeline).unwrap()).unwrap();
+    let arrays: Vec<&serde_json::Value> = json["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["cat"] == "array")
+        .collect();
+    assert!(!arrays.is_empty());
+    let end_ns = arrays
+        .iter()
+        .map(|s| s["ts"].as_f64().unwrap() + s["dur"].as_f64().unwrap())
+        .fold(0.0, f64::max)
+        * 1e3;
+    // One run: the row's time is run 0's chip, the one traced.
+    let rows = read_csv(&out.join("results.csv"));
+    let row = rows
+        .iter()
+        .find(|r| r["method"] == "random" && num(r, "fraction") == 0.5)
+        .expect("the random 0.5 row");
+    assert!(
+        (end_ns - num(row, "time_ns")).abs() < 1e-3,
+        "{end_ns} vs {}",
+        row["time_ns"]
+    );
+    let verified: f64 = arrays
+        .iter()
+        .map(|s| s["args"]["selected_devices"].as_f64().unwrap())
+        .sum();
+    assert_eq!(verified, num(row, "devices_verified"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

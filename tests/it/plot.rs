@@ -371,6 +371,27 @@ fn the_gantt_chart_has_a_lane_per_channel_and_a_legend_entry_per_layer() {
     // Three bars (and two legend swatches), filled with the layers' colours.
     let svg_text = std::fs::read_to_string(&svg).unwrap();
     assert!(svg_text.matches("<rect").count() >= 5, "{svg_text}");
+    // An arrays.csv that names its layers (`layer_name`, as `uswim program` writes it) needs no
+    // layers.csv.
+    std::fs::remove_file(dir.join("layers.csv")).unwrap();
+    std::fs::write(
+        dir.join("arrays.csv"),
+        "array,layer,layer_name,channel,start_ns,end_ns\n0,0,conv1,0,0,1500\n1,1,fc1,1,0,2500\n",
+    )
+    .unwrap();
+    let r = uswim(&[
+        "plot",
+        "--gantt",
+        dir.join("arrays.csv").to_str().unwrap(),
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let texts = svg_texts(&svg);
+    assert!(
+        texts.iter().any(|t| t == "conv1") && texts.iter().any(|t| t == "fc1"),
+        "{texts:?}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
