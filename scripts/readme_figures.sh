@@ -31,6 +31,18 @@ $uswim sweep --spec hw_configs/sweeps/array_size.toml --out traces/array_size --
 $uswim plot traces/array_size/results.csv --x array.rows --y total_time_ns --log-x \
     -o traces/array_size/latency_vs_array_size.png
 
+# The ADC-sharing trade-off (README "What-if sweeps"): latency, peripheral area and energy per ADC count,
+# as a table of the 256-driver points.
+$uswim sweep --spec hw_configs/sweeps/adc_sharing.toml --out traces/adc_sharing --quiet
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i
+                   print "| ADCs per array | programming time | peripheral area | ADC energy | leakage energy | total energy |"
+                   print "|---:|---:|---:|---:|---:|---:|"; next }
+         $c["program.write_drivers_per_array"] == 256 {
+             printf "| %d | %.3f ms | %.3f mm^2 | %.2f uJ | %.2f uJ | %.2f uJ |\n", $c["adc.adcs_per_array"],
+                 $c["total_time_ns"] / 1e6, $c["periph_area_um2"] / 1e6, $c["energy_adc_pj"] / 1e6,
+                 $c["energy_leakage_pj"] / 1e6, $c["total_energy_pj"] / 1e6 }' \
+    traces/adc_sharing/results.csv > traces/adc_sharing/table.md
+
 # The calibration example (README "Devices: reports and calibration").
 $uswim device fit --format ramps --set-ramps tests/data/device-pulse-response/crosssim-set.csv \
     --reset-ramps tests/data/device-pulse-response/crosssim-reset.csv --read-voltage 0.1 --set-v 1.0 --reset-v 1.0 \

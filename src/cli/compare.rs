@@ -165,10 +165,11 @@ impl Metric {
 }
 
 /// The compared keys of summary.json, in print order (energy components are added after the total).
-const KEYS: [&str; 15] = [
+const KEYS: [&str; 16] = [
     "total_time_ns",
     "total_cycles",
     "total_energy_pj",
+    "periph_area_um2",
     "arrays",
     "devices",
     "selected_devices",

@@ -14,7 +14,7 @@ use uswim::plot::{self, CsvPlot, FigureSize, Filter, Interval, SeriesStyle};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
 uswim plot out/sweep/results.csv --x array.rows --y total_time_ns --log-x -o time.svg\n  \
-uswim plot results.csv --x fraction --y accuracy_mean --err accuracy_ci95 --group method --facet variation -o acc.png\n  \
+uswim plot results.csv --x fraction --y accuracy_mean_pct --err accuracy_ci95_pct --group method --facet variation -o acc.png\n  \
 uswim plot results.csv --x adc.adcs_per_array --y total_time_ns --filter array.rows=256 --size one-column -o adc.png\n  \
 uswim plot out/program/arrays.csv --gantt -o gantt.svg      # channels x time, arrays coloured by layer")]
 pub struct PlotArgs {
@@ -48,7 +48,7 @@ pub struct PlotArgs {
     /// Keep only the rows where COL equals VALUE (as text or as a number; repeatable, all must hold).
     #[arg(long = "filter", value_name = "COL=VALUE", value_parser = parse_filter)]
     filters: Vec<Filter>,
-    /// Column with the half width of each y value's interval (e.g. accuracy_ci95): a band around lines,
+    /// Column with the half width of each y value's interval (e.g. accuracy_ci95_pct): a band around lines,
     /// error bars on points.
     #[arg(long, value_name = "COL", conflicts_with = "err_bounds")]
     err: Option<String>,

@@ -144,7 +144,11 @@ pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let timeline = match &args.timeline {
         None => None,
         Some(path) => {
-            let names = mapped.layers().iter().map(|l| l.name.clone()).collect();
+            let names = mapped
+                .layers()
+                .iter()
+                .map(|l| trace::layer_label(&l.name).to_string())
+                .collect();
             let t = Timeline::create(path, hw.controller.clock_mhz, names, &hw.name)
                 .with_context(|| format!("cannot create {}", path.display()))?;
             Some(t)
@@ -333,7 +337,8 @@ impl TraceSink for CliSink {
 }
 
 fn write_reports(out: &Path, result: &ProgramResult, hw: &HwConfig, run: &RunInfo) -> anyhow::Result<()> {
-    trace::reports::write_arrays_csv(out.join("arrays.csv"), &result.arrays).context("arrays.csv")?;
+    trace::reports::write_arrays_csv(out.join("arrays.csv"), &result.arrays, &result.layers)
+        .context("arrays.csv")?;
     trace::reports::write_layers_csv(out.join("layers.csv"), &result.layers).context("layers.csv")?;
     trace::reports::write_summary_json(out.join("summary.json"), &result.summary, hw, run)
         .context("summary.json")?;
@@ -404,6 +409,16 @@ fn summary_text(result: &ProgramResult, hw: &HwConfig, run: &RunInfo, out: &Path
             pct(v, total)
         ));
     }
+    line(format!(
+        "  area       {:.4} mm^2 of peripherals: {} arrays x {:.0} um^2 (ADCs {:.0}, DACs {:.0}, drivers {:.0}); leakage {:.1} uW per busy array",
+        s.periph_area_um2() * 1e-6,
+        s.arrays,
+        s.periph.area_um2(),
+        s.periph.adc_area_um2,
+        s.periph.dac_area_um2,
+        s.periph.driver_area_um2,
+        s.periph.leakage_uw
+    ));
     let per_device = |x: u64| x as f64 / c.devices.max(1) as f64;
     line(format!(
         "  pulses     {} ({:.3} per device: {:.3} open-loop, {:.3} verify)",

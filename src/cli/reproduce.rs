@@ -130,6 +130,15 @@ pub struct ReproduceArgs {
     /// Output folder.
     #[command(flatten)]
     out: OutDir,
+    /// Also write one point's programming schedule as a Chrome trace-event timeline (ui.perfetto.dev):
+    /// the chip behind its time and energy (run 0's), programmed once more with its phases traced,
+    /// before the experiment runs.
+    #[arg(long, value_name = "FILE.json")]
+    timeline: Option<PathBuf>,
+    /// The point of --timeline, as SETTING/METHOD/FRACTION (e.g. `uniform/uswim/0.1`; default: the first
+    /// setting's full-verify point).
+    #[arg(long, value_name = "LABEL", requires = "timeline")]
+    timeline_point: Option<String>,
 }
 
 /// A relative path that does not exist here, looked up in the crate folder (so `cargo run` finds the
@@ -212,6 +221,11 @@ pub fn run(args: ReproduceArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     }
     super::process::require_images(&calib, "train (calibration)", &args.data)?;
     super::process::require_images(&test, "test", &args.data)?;
+    if let Some(path) = &args.timeline {
+        reproduce::write_point_timeline(&spec, &net, &calib, args.timeline_point.as_deref(), path)
+            .map_err(classify)?;
+        eprintln!("wrote {}", path.display());
+    }
     let staged = super::process::begin_out(&out, "reproduce")?;
 
     let bar = if global.quiet {

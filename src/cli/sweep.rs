@@ -4,6 +4,7 @@ use super::args::{GlobalArgs, OutDir};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
+use uswim::experiment::point_timeline;
 use uswim::experiment::shard::Shard;
 use uswim::experiment::sweep::{self, SweepOptions};
 use uswim::experiment::sweep_error::SweepError;
@@ -17,7 +18,8 @@ DIR/sweep.json, or DIR/shard-I-of-N.csv and .json for a shard (join them with `u
 Examples:\n  \
 uswim sweep --spec hw_configs/sweeps/array_size.toml --check\n  \
 uswim sweep --spec hw_configs/sweeps/array_size.toml --out out/array_size\n  \
-uswim sweep --spec big.toml --shard 3/16 --out out/big && uswim merge out/big"
+uswim sweep --spec big.toml --shard 3/16 --out out/big && uswim merge out/big\n  \
+uswim sweep --spec hw_configs/sweeps/adc_sharing.toml --timeline adc4.json --timeline-point 2"
 )]
 pub struct SweepArgs {
     /// The sweep spec (TOML): base hardware, run settings and axes.
@@ -38,6 +40,14 @@ pub struct SweepArgs {
     /// points it finished.
     #[arg(long)]
     resume: bool,
+    /// Also write one point's programming schedule as a Chrome trace-event timeline (open it in
+    /// ui.perfetto.dev): the chip behind that point's results row, programmed once more with its phases
+    /// traced, after the sweep.
+    #[arg(long, value_name = "FILE.json")]
+    timeline: Option<PathBuf>,
+    /// The point of --timeline: its index in the grid (the `point` column of results.csv).
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "timeline")]
+    timeline_point: usize,
 }
 
 /// Runs `uswim sweep`.
@@ -50,6 +60,17 @@ pub fn run(args: SweepArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             .map_err(|e| classify(SweepError::Spec(e)))?,
     };
     let selected = shard.unwrap_or(Shard::WHOLE);
+    if args.timeline.is_some() && args.timeline_point >= spec.len() {
+        return Err(classify(SweepError::spec(
+            &spec.file,
+            "--timeline-point",
+            format!(
+                "{} is out of range; allowed: 0..={} (the grid's point indices)",
+                args.timeline_point,
+                spec.len() - 1
+            ),
+        )));
+    }
     let points = selected.len(spec.len());
     if args.check {
         let grid = sweep::check_grid(&spec, selected).map_err(classify)?;
@@ -93,6 +114,10 @@ pub fn run(args: SweepArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         report.wall_time_s,
         report.meta.display()
     );
+    if let Some(path) = &args.timeline {
+        point_timeline::write_point_timeline(&spec, args.timeline_point, path).map_err(classify)?;
+        eprintln!("wrote {} (point {})", path.display(), args.timeline_point);
+    }
     Ok(())
 }
 

@@ -211,6 +211,12 @@ pub struct ProgramConfig {
     /// write-verified gets, and the first write of one that is.
     #[serde(default)]
     pub open_loop: OpenLoopConfig,
+    /// Area of one write driver, in um^2 (0: not modelled). See [`super::area`].
+    #[serde(default)]
+    pub driver_area_um2: f64,
+    /// Leakage of one write driver while its array programs, in uW (0: not modelled).
+    #[serde(default)]
+    pub driver_leakage_uw: f64,
 }
 
 /// How columns bind to a shared peripheral (ADCs through their multiplexer, write drivers): with n
@@ -297,6 +303,8 @@ impl ProgramConfig {
         check::duration_ns("program.read_pulse_ns", self.read_pulse_ns)?;
         check::energy_pj("program.driver_energy_pj", self.driver_energy_pj)?;
         check::energy_pj("program.row_setup_energy_pj", self.row_setup_energy_pj)?;
+        super::area::check_area_um2("program.driver_area_um2", self.driver_area_um2)?;
+        super::area::check_leakage_uw("program.driver_leakage_uw", self.driver_leakage_uw)?;
         let step = 1.0 / f64::from((1u32 << device.bits_per_cell) - 1);
         if let Some(loose) = self.loose_tolerance {
             let max = Self::max_tolerance(device);
@@ -332,14 +340,30 @@ pub struct DacConfig {
     pub conversion_ns: f64,
     /// Energy of one conversion, in pJ.
     pub energy_pj: f64,
+    /// Area of one DAC at `ref_bits`, in um^2 (0: not modelled); scaled to `bits` by [`super::area`].
+    #[serde(default)]
+    pub area_um2: f64,
+    /// Leakage of one DAC at `ref_bits` while its array programs, in uW (0: not modelled).
+    #[serde(default)]
+    pub leakage_uw: f64,
+    /// The resolution at which `area_um2` and `leakage_uw` are given, 1..=16 (default 8).
+    #[serde(default = "eight")]
+    pub ref_bits: u32,
 }
 
 impl DacConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         check::count("dac.bits", self.bits, 1, 16)?;
         check::duration_ns("dac.conversion_ns", self.conversion_ns)?;
-        check::energy_pj("dac.energy_pj", self.energy_pj)
+        check::energy_pj("dac.energy_pj", self.energy_pj)?;
+        super::area::check_area_um2("dac.area_um2", self.area_um2)?;
+        super::area::check_leakage_uw("dac.leakage_uw", self.leakage_uw)?;
+        check::count("dac.ref_bits", self.ref_bits, 1, 16)
     }
+}
+
+fn eight() -> u32 {
+    8
 }
 
 /// The ADC that digitises verify reads; columns share an ADC through a multiplexer.
@@ -357,6 +381,15 @@ pub struct AdcConfig {
     /// Which columns share an ADC through its multiplexer (`"adjacent"` or `"interleaved"`).
     #[serde(default)]
     pub columns: ColumnBinding,
+    /// Area of one ADC at `ref_bits`, in um^2 (0: not modelled); scaled to `bits` by [`super::area`].
+    #[serde(default)]
+    pub area_um2: f64,
+    /// Leakage of one ADC at `ref_bits` while its array programs, in uW (0: not modelled).
+    #[serde(default)]
+    pub leakage_uw: f64,
+    /// The resolution at which `area_um2` and `leakage_uw` are given, 1..=16 (default 8).
+    #[serde(default = "eight")]
+    pub ref_bits: u32,
 }
 
 impl AdcConfig {
@@ -364,7 +397,10 @@ impl AdcConfig {
         check::count("adc.bits", self.bits, 1, 16)?;
         check::positive_duration_ns("adc.conversion_ns", self.conversion_ns)?;
         check::energy_pj("adc.energy_pj", self.energy_pj)?;
-        check::count("adc.adcs_per_array", self.adcs_per_array, 1, array.cols)
+        check::count("adc.adcs_per_array", self.adcs_per_array, 1, array.cols)?;
+        super::area::check_area_um2("adc.area_um2", self.area_um2)?;
+        super::area::check_leakage_uw("adc.leakage_uw", self.leakage_uw)?;
+        check::count("adc.ref_bits", self.ref_bits, 1, 16)
     }
 }
 

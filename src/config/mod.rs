@@ -4,6 +4,7 @@
 //! then deserialisation with unknown keys rejected, then range and cross-section checks. Every failure is
 //! one [`ConfigError`] naming the file, the dotted key path and the allowed range.
 
+pub mod area;
 pub mod check;
 mod device;
 mod error;

@@ -26,7 +26,7 @@ use crate::nn::{Dataset, Network};
 use crate::rng::{self, Purpose};
 use crate::sensitivity::{self, Budget, Curvature, Method, ScoreOptions, Scores, WeightDeviceInfo};
 use crate::sim::{self, Mask, ProgramOptions, ProgramResult, predict};
-use crate::trace::{NullSink, Summary, TraceFilter, TraceLevel};
+use crate::trace::{NullSink, Summary, TraceFilter, TraceLevel, TraceSink};
 use rand::Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
@@ -222,6 +222,29 @@ impl<'a> Engine<'a> {
             accuracy,
             summary,
         })
+    }
+
+    /// Programs the chip of `chip_seed` with the mask `selector` makes for it, as a run of
+    /// [`Engine::evaluate`] does, streaming its phases to `sink` (for a `measured` selection, the
+    /// measuring open-loop programming and its read are not traced).
+    pub fn program_traced<S: TraceSink + Send>(
+        &self,
+        selector: &Selector,
+        chip_seed: u64,
+        sink: &mut S,
+    ) -> Result<ProgramResult, PointFailure> {
+        let mask = if selector.method.measures_chip() && selector.needs_scores() {
+            Cow::Owned(self.measured_mask(selector, chip_seed)?)
+        } else {
+            self.mask(selector, chip_seed)?
+        };
+        let options = ProgramOptions {
+            seed: chip_seed,
+            trace: TraceFilter::level(TraceLevel::Phase),
+            keep_conductances: false,
+        };
+        sim::program(self.mapped, self.hw, &mask, &options, sink)
+            .map_err(|e| PointFailure::fault(e.to_string()))
     }
 
     /// Programs the chip of `chip_seed` with `mask`.

@@ -2,6 +2,7 @@
 //! across a cluster.
 
 pub mod engine;
+pub mod point_timeline;
 pub mod reproduce;
 pub mod reproduce_report;
 pub mod selection;

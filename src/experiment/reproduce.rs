@@ -487,6 +487,82 @@ pub fn run(
     Ok(Results { rows, info })
 }
 
+/// The label of a point as `--timeline-point` takes it: `SETTING/METHOD/FRACTION` (e.g.
+/// `uniform/uswim/0.1`, `uniform/full-verify/1`).
+fn point_label(groups: &[Group], p: &Point) -> String {
+    format!("{}/{}/{}", groups[p.setting].name, p.method, p.selector.fraction)
+}
+
+/// Programs the point `label` (see [`point_label`]; `None`: the first setting's full write-verify point)
+/// once more, on the chip behind its results row's
+/// time and energy (run 0's chip, seed `run_seed(spec.seed, 0)`, with the mask its selection makes for
+/// that chip), with its phases streamed to a Chrome trace-event timeline at `path`. Runs its own
+/// sensitivity pass over `calib` (as [`run`] does) when the point selects by score.
+pub fn write_point_timeline(
+    spec: &Spec,
+    network: &Network,
+    calib: &Dataset,
+    label: Option<&str>,
+    path: &std::path::Path,
+) -> Result<crate::sim::ProgramResult, ReproduceError> {
+    spec.validate()?;
+    let groups = spec.groups();
+    let points = points(spec, &groups);
+    let label = match label {
+        Some(l) => l.to_string(),
+        None => points
+            .iter()
+            .find(|p| p.method == FULL_VERIFY)
+            .map(|p| point_label(&groups, p))
+            .unwrap_or_default(),
+    };
+    let label = label.as_str();
+    let Some(point) = points.iter().find(|p| point_label(&groups, p) == label) else {
+        let known: Vec<String> = points.iter().take(6).map(|p| point_label(&groups, p)).collect();
+        return Err(InputError::new(
+            "reproduce",
+            "--timeline-point",
+            format!(
+                "no point `{label}`; points are SETTING/METHOD/FRACTION, e.g. {}",
+                known.join(", ")
+            ),
+        )
+        .into());
+    };
+    let failed = |failure: PointFailure| ReproduceError::Point {
+        point: label.to_string(),
+        failure,
+    };
+    let curvature = if point.selector.needs_scores() {
+        Some(sensitivity::analyze(network, calib, |_, _| {})?)
+    } else {
+        None
+    };
+    let weights = LayerWeights::of_network(network);
+    let setting = build_setting(spec, &groups[point.setting], &weights)?;
+    let engine =
+        Engine::new(network, &setting.mapped, &setting.hw, curvature.as_ref(), None).map_err(failed)?;
+    let names = setting
+        .mapped
+        .layers()
+        .iter()
+        .map(|l| crate::trace::layer_label(&l.name).to_string())
+        .collect();
+    let title = format!("{}, point {label}", setting.hw.name);
+    let io = |e: std::io::Error| failed(PointFailure::fault(format!("{}: {e}", path.display())));
+    let mut timeline =
+        crate::trace::Timeline::create(path, setting.hw.controller.clock_mhz, names, &title).map_err(io)?;
+    let result = engine
+        .program_traced(
+            &point.selector,
+            crate::eval::run_seed(spec.seed, 0),
+            &mut timeline,
+        )
+        .map_err(failed)?;
+    timeline.finish().map_err(io)?;
+    Ok(result)
+}
+
 /// The configuration and mapping of one setting.
 fn build_setting(spec: &Spec, g: &Group, weights: &[LayerWeights]) -> Result<Setting, ReproduceError> {
     let config_error = |source: ConfigError| ReproduceError::Config {

@@ -17,7 +17,8 @@ use std::path::Path;
 pub const FIXED_COLUMNS: [&str; 5] = ["point", "seed", "model", "method", "fraction"];
 
 /// The programmer-summary columns of a results CSV (after the axis columns), in order: time, energy
-/// (total then by component, as [`Energy::components`] names them), sizes and work counts.
+/// (total then by component, as [`Energy::components`] names them), the peripherals' area, sizes and work
+/// counts.
 pub fn metric_columns() -> Vec<String> {
     let mut columns: Vec<String> = ["total_time_ns", "total_cycles", "total_energy_pj"]
         .iter()
@@ -29,6 +30,7 @@ pub fn metric_columns() -> Vec<String> {
             .iter()
             .map(|(name, _)| format!("energy_{name}_pj")),
     );
+    columns.push("periph_area_um2".into());
     columns.extend(
         ["arrays", "weights", "selected_weights"]
             .iter()
@@ -39,13 +41,14 @@ pub fn metric_columns() -> Vec<String> {
 }
 
 /// The Monte-Carlo accuracy columns, appended after [`metric_columns`] only when the spec asks for
-/// `mc_runs` > 0: mean and sample standard deviation of the runs' test accuracies (fractions in [0, 1]),
-/// the half width of the 95% confidence interval of the mean, and the mean programming time and energy
-/// of the same chips (the metric columns are run 0's chip).
+/// `mc_runs` > 0: mean and sample standard deviation of the runs' test accuracies in percent (as every
+/// accuracy uswim reports), the half width of the 95% confidence interval of the mean in percentage
+/// points, and the mean programming time and energy of the same chips (the metric columns are run 0's
+/// chip).
 pub const ACCURACY_COLUMNS: [&str; 5] = [
-    "accuracy_mean",
-    "accuracy_std",
-    "accuracy_ci95",
+    "accuracy_mean_pct",
+    "accuracy_std_pct",
+    "accuracy_ci95_pct",
     "time_mean_ns",
     "energy_mean_pj",
 ];
@@ -62,9 +65,9 @@ pub fn is_reserved_column(name: &str) -> bool {
 /// and energy (shortest round-trip formatting, like [`metric_cells`]).
 pub fn accuracy_cells(accuracy: &Stats, outcome: &PointOutcome) -> Vec<String> {
     vec![
-        accuracy.mean.to_string(),
-        accuracy.std.to_string(),
-        accuracy.ci95_half_width().to_string(),
+        (100.0 * accuracy.mean).to_string(),
+        (100.0 * accuracy.std).to_string(),
+        (100.0 * accuracy.ci95_half_width()).to_string(),
         outcome.time_ns().to_string(),
         outcome.energy_pj().to_string(),
     ]
@@ -88,6 +91,7 @@ pub fn metric_cells(s: &Summary) -> Vec<String> {
         s.energy.total_pj().to_string(),
     ];
     cells.extend(s.energy.components().iter().map(|(_, v)| v.to_string()));
+    cells.push(s.periph_area_um2().to_string());
     cells.extend([
         s.arrays.to_string(),
         s.weights.to_string(),

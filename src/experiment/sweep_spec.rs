@@ -3,7 +3,8 @@
 //!
 //! ```toml
 //! name = "array-size"              # shown in reports (optional)
-//! hw = "rram_1t1r_256"             # base hardware: a preset name or a TOML file (relative to this spec)
+//! hw = "rram_1t1r_256"             # base hardware: a preset name or a TOML file (relative to this spec);
+//!                                  # a list (`["rram_1t1r_256", "pcm_256"]`) is an axis `hw`, slowest
 //! set = ["program.max_iterations=50"]  # fixed overrides of the base, like `--set` (optional)
 //! model = "lenet"                  # zoo name, or a .safetensors file (then `arch` if not recorded in it)
 //! method = "uswim"                 # selection score, used when 0 < fraction < 1
@@ -33,7 +34,8 @@
 //!
 //! Keys are dotted paths into the hardware configuration (`array.rows`, `program.tolerance`,
 //! `adc.adcs_per_array`, `program.scheme`, `program.scheme.v_step_v`), or one of the run keys `model`,
-//! `method` and `fraction`. The grid is the cartesian product of the axes, the first axis varying
+//! `method` and `fraction`, or `hw`: a whole configuration per step (a preset name or a file relative to
+//! the spec, with `set` applied to each), written to a column `hw`; the other keys apply on top of it. The grid is the cartesian product of the axes, the first axis varying
 //! slowest; point indices follow that order. Each point's configuration is the base table with the
 //! point's values applied by [`config::apply_override`] and then checked by [`config::from_table`], so an
 //! unknown key path or a value of the wrong type is the configuration's own error, naming the point.
@@ -63,7 +65,7 @@ pub const MAX_POINTS: usize = 100_000_000;
 struct SpecFile {
     #[serde(default)]
     name: Option<String>,
-    hw: String,
+    hw: HwField,
     #[serde(default)]
     set: Vec<String>,
     #[serde(default = "default_model")]
@@ -95,6 +97,17 @@ struct SpecFile {
     #[serde(default)]
     axis: Vec<AxisFile>,
 }
+
+/// `hw`: one base configuration, or a list of them (an axis `hw`, varying slowest).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum HwField {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The run key that sweeps whole hardware configurations: each value a preset name or a TOML file.
+pub const HW_KEY: &str = "hw";
 
 fn default_model() -> String {
     "lenet".to_string()
@@ -186,6 +199,8 @@ pub struct SweepSpec {
     /// The folder relative paths are resolved against.
     pub dir: PathBuf,
     base: toml::Table,
+    /// The `hw` axis's configurations, by step: (value as written, source for messages, table after `set`).
+    hw_bases: Vec<(String, String, toml::Table)>,
     hash: u64,
 }
 
@@ -241,23 +256,31 @@ impl SweepSpec {
 
     fn from_raw(raw: SpecFile, file: &str, dir: &Path) -> Result<Self, SweepError> {
         let err = |field: &str, problem: String| SweepError::spec(file, field, problem);
-        // Base hardware: a file relative to the spec, else as given (a preset name or a path).
-        let hw_path = dir.join(&raw.hw);
-        let hw_spec = if hw_path.exists() {
-            hw_path.display().to_string()
-        } else {
-            raw.hw.clone()
+        let mut raw = raw;
+        let first = match &raw.hw {
+            HwField::One(hw) => hw.clone(),
+            HwField::Many(list) => {
+                let Some(first) = list.first() else {
+                    return Err(err("hw", "empty list; give a preset name or a file".into()));
+                };
+                let values = list.iter().cloned().map(toml::Value::String).collect();
+                raw.axis.insert(
+                    0,
+                    AxisFile {
+                        key: Some(HW_KEY.into()),
+                        keys: None,
+                        values,
+                        labels: None,
+                        name: None,
+                    },
+                );
+                first.clone()
+            }
         };
-        let (hw_text, hw_source) = config::read_source(&hw_spec).map_err(|e| err("hw", e.to_string()))?;
-        let mut base: toml::Table = hw_text
-            .parse()
-            .map_err(|e: toml::de::Error| err("hw", format!("{hw_source}: {}", e.message().trim())))?;
-        for (i, text) in raw.set.iter().enumerate() {
-            let o = config::parse_override(text).map_err(|e| err(&format!("set[{i}]"), e.to_string()))?;
-            config::apply_override(&mut base, &o).map_err(|e| err(&format!("set[{i}]"), e.to_string()))?;
+        let (base, mut hw_source) = load_base(&first, &raw.set, dir).map_err(|(f, p)| err(&f, p))?;
+        if let HwField::Many(list) = &raw.hw {
+            hw_source = list.join(", ");
         }
-        // The base itself must be valid, so that a failing point is the point's fault.
-        config::from_table(base.clone(), &hw_source).map_err(|e| err("hw", e.to_string()))?;
 
         check_method(&raw.method).map_err(|p| err("method", p))?;
         check_fraction(raw.fraction).map_err(|p| err("fraction", p))?;
@@ -302,6 +325,7 @@ impl SweepSpec {
 
         let mut axes: Vec<Axis> = Vec::with_capacity(raw.axis.len());
         let mut seen_keys: Vec<String> = Vec::new();
+        let mut hw_bases: Vec<(String, String, toml::Table)> = Vec::new();
         for (a, axis) in raw.axis.into_iter().enumerate() {
             let at = |field: &str| format!("axis[{a}].{field}");
             let keys = match (axis.key, axis.keys) {
@@ -376,6 +400,17 @@ impl SweepSpec {
                                 err(&field, format!("model must be a string; found {}", inline(value)))
                             })?;
                         }
+                        HW_KEY => {
+                            let hw = value.as_str().ok_or_else(|| {
+                                err(
+                                    &field,
+                                    format!("hw must be a preset name or a file; found {}", inline(value)),
+                                )
+                            })?;
+                            let (table, source) =
+                                load_base(hw, &raw.set, dir).map_err(|(_, p)| err(&field, p))?;
+                            hw_bases.push((hw.to_string(), source, table));
+                        }
                         _ => {}
                     }
                 }
@@ -437,6 +472,7 @@ impl SweepSpec {
             axes,
             dir: dir.to_path_buf(),
             base,
+            hw_bases,
             hash: 0,
         };
         let points = spec
@@ -497,7 +533,13 @@ impl SweepSpec {
     /// Grid point `index` with its configuration built and checked.
     pub fn point(&self, index: usize) -> Result<Point, SweepError> {
         let steps = self.steps(index);
-        let mut table = self.base.clone();
+        let (mut table, hw_source) = match self.hw_step(&steps) {
+            Some(step) => {
+                let (_, source, table) = &self.hw_bases[step];
+                (table.clone(), source.as_str())
+            }
+            None => (self.base.clone(), self.hw_source.as_str()),
+        };
         let mut model = self.model.clone();
         let mut method = self.method.clone();
         let mut fraction = self.fraction;
@@ -510,6 +552,7 @@ impl SweepSpec {
                     "model" => model = value.as_str().unwrap_or_default().to_string(),
                     "method" => method = value.as_str().unwrap_or_default().to_string(),
                     "fraction" => fraction = as_f64(value).unwrap_or(fraction),
+                    HW_KEY => key_cells.push(cell_text(value)),
                     _ => {
                         let o = config::Override {
                             path: key.split('.').map(str::to_string).collect(),
@@ -519,7 +562,7 @@ impl SweepSpec {
                             spec: self.file.clone(),
                             index,
                             label: String::new(),
-                            source: Box::new(e.in_file(&self.hw_source)),
+                            source: Box::new(e.in_file(hw_source)),
                         })?;
                         key_cells.push(cell_text(value));
                     }
@@ -542,7 +585,7 @@ impl SweepSpec {
         } else {
             label_parts.join(", ")
         };
-        let hw = config::from_table(table, &self.hw_source).map_err(|source| SweepError::Point {
+        let hw = config::from_table(table, hw_source).map_err(|source| SweepError::Point {
             spec: self.file.clone(),
             index,
             label: label.clone(),
@@ -564,6 +607,14 @@ impl SweepSpec {
             cells: key_cells,
             label,
         })
+    }
+
+    /// The step of the `hw` axis among `steps`, if the grid sweeps hardware configurations.
+    fn hw_step(&self, steps: &[usize]) -> Option<usize> {
+        self.axes
+            .iter()
+            .position(|a| a.keys.iter().any(|k| k == HW_KEY))
+            .map(|a| steps[a])
     }
 
     /// The step of each axis at point `index` (mixed radix, first axis slowest).
@@ -647,6 +698,15 @@ impl SweepSpec {
             })
             .collect();
         t.insert("axes".into(), toml::Value::Array(axes));
+        // Only with an `hw` axis, so that the hashes of other specs stay as they were.
+        if !self.hw_bases.is_empty() {
+            let bases = self
+                .hw_bases
+                .iter()
+                .map(|(_, _, table)| toml::Value::Table(table.clone()))
+                .collect();
+            t.insert("hw_bases".into(), toml::Value::Array(bases));
+        }
         // Model files enter by content, so that shards run against different weights do not merge.
         let mut files = toml::Table::new();
         for name in self.model_names() {
@@ -672,6 +732,30 @@ impl SweepSpec {
         });
         swept.unwrap_or_else(|| vec![self.model.clone()])
     }
+}
+
+/// The configuration table named by `hw` (a file relative to the spec's folder `dir`, else a preset name
+/// or a path) with the spec's `set` overrides applied, checked, and its source for messages; on error
+/// the spec field and the problem.
+fn load_base(hw: &str, set: &[String], dir: &Path) -> Result<(toml::Table, String), (String, String)> {
+    let at = |field: &str| field.to_string();
+    let hw_path = dir.join(hw);
+    let hw_spec = if hw_path.exists() {
+        hw_path.display().to_string()
+    } else {
+        hw.to_string()
+    };
+    let (text, source) = config::read_source(&hw_spec).map_err(|e| (at("hw"), e.to_string()))?;
+    let mut base: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| (at("hw"), format!("{source}: {}", e.message().trim())))?;
+    for (i, text) in set.iter().enumerate() {
+        let o = config::parse_override(text).map_err(|e| (format!("set[{i}]"), e.to_string()))?;
+        config::apply_override(&mut base, &o).map_err(|e| (format!("set[{i}]"), e.to_string()))?;
+    }
+    // The base itself must be valid, so that a failing point is the point's fault.
+    config::from_table(base.clone(), &source).map_err(|e| (at("hw"), e.to_string()))?;
+    Ok((base, source))
 }
 
 /// The seed of point `index`: the first 64-bit draw of the stream (spec seed, Program, index), so that a

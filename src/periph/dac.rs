@@ -79,6 +79,9 @@ mod tests {
             bits: 3,
             conversion_ns: 5.0,
             energy_pj: 0.5,
+            area_um2: 0.0,
+            leakage_uw: 0.0,
+            ref_bits: 8,
         };
         // 7 steps over 0..=1.4 V: codes every 0.2 V.
         let dac = Dac::new(&config, 1.4);

@@ -105,6 +105,18 @@ fn one<DB: DrawingBackend>(
 ) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let (x_axis, y_axis) = fit_axes(chart);
+    let named = chart.series.iter().any(|s| !s.name.is_empty());
+    // The legend goes in the corner where it hides nothing; when every corner holds data, it goes in a
+    // strip right of the plot, so that it never covers data and the axis range stays the data's.
+    let inside = named && legend_position(chart, &x_axis, &y_axis).1 == 0;
+    let (area, strip) = if named && !inside {
+        let width = legend_strip_px(chart, sizes);
+        let (plot, strip) = area.split_horizontally(area.dim_in_pixel().0.saturating_sub(width));
+        (plot, Some(strip))
+    } else {
+        (area.clone(), None)
+    };
+    let area = &area;
     let widest_y = y_axis
         .key_points(BoldPoints(MAX_LABELS))
         .iter()
@@ -200,7 +212,9 @@ fn one<DB: DrawingBackend>(
         }
     }
 
-    if chart.series.iter().any(|s| !s.name.is_empty()) {
+    if let Some(strip) = strip {
+        draw_legend_strip(&strip, chart, sizes).map_err(err)?;
+    } else if inside {
         ctx.configure_series_labels()
             .position(legend_position(chart, &x_axis, &y_axis).0)
             .margin(10)
@@ -214,31 +228,62 @@ fn one<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The axes fitted to all points and intervals of the (validated) chart, or to its fixed ranges; if the
-/// legend would hide data in every corner, the y axis is extended upwards until the upper corners are
-/// free.
+/// The axes fitted to all points and intervals of the (validated) chart, or to its fixed ranges (never
+/// stretched for the legend: see [`legend_strip_px`]).
 fn fit_axes(chart: &Chart) -> (Axis, Axis) {
     let ((x_min, x_max), (y_min, y_max)) = chart.data_ranges().unwrap_or(((0.0, 1.0), (0.0, 1.0)));
     let (x_min, x_max) = chart.x_range.unwrap_or((x_min, x_max));
     let (y_min, y_max) = chart.y_range.unwrap_or((y_min, y_max));
-    let x = Axis::fit(x_min, x_max, chart.log_x);
-    let y = Axis::fit(y_min, y_max, chart.log_y);
-    if chart.series.iter().all(|s| s.name.is_empty()) || legend_position(chart, &x, &y).1 == 0 {
-        return (x, y);
+    (
+        Axis::fit(x_min, x_max, chart.log_x),
+        Axis::fit(y_min, y_max, chart.log_y),
+    )
+}
+
+/// Width of the legend strip right of a plot, in pixels: the glyph, a gap and the longest name
+/// (DejaVu Sans averages about 0.6 em per character).
+fn legend_strip_px(chart: &Chart, sizes: &Sizes) -> u32 {
+    let longest = chart
+        .series
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let glyph = 3.0 * f64::from(sizes.marker) + 2.0;
+    (glyph + 24.0 + 0.6 * sizes.tick * longest as f64).ceil() as u32
+}
+
+/// Draws the legend entries (glyph and name, one per named series, top down) into `strip`.
+fn draw_legend_strip<DB: DrawingBackend>(
+    strip: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+    sizes: &Sizes,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let line = (1.6 * sizes.tick).round() as i32;
+    let glyph_w = 3 * sizes.marker + 2;
+    let font = (FAMILY, sizes.tick).into_font().color(&BLACK);
+    let style = font.pos(plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Left,
+        plotters::style::text_anchor::VPos::Center,
+    ));
+    let mut y = 12 + (2.0 * sizes.title) as i32;
+    for (i, series) in chart.series.iter().enumerate() {
+        if series.name.is_empty() {
+            continue;
+        }
+        let glyph = LegendGlyph {
+            at: (4, y),
+            style: series.style,
+            shape: Shape::ALL[i % Shape::ALL.len()],
+            color: PALETTE[i % PALETTE.len()],
+            size: sizes.marker,
+            stroke: sizes.stroke,
+        };
+        strip.draw(&glyph)?;
+        strip.draw_text(&series.name, &style, (4 + glyph_w + 8, y))?;
+        y += line;
     }
-    // The data in the bottom (1 - legend height) of the plot: stretch the top of the range.
-    let keep = 1.0 - legend_height(chart) - 0.03;
-    let y = match y {
-        Axis::Linear { lo, hi } => Axis::Linear {
-            lo,
-            hi: lo + (hi - lo) / keep,
-        },
-        Axis::Log { lo, hi } => Axis::Log {
-            lo,
-            hi: lo * (hi / lo).powf(1.0 / keep),
-        },
-    };
-    (x, y)
+    Ok(())
 }
 
 /// Height of the legend box as a fraction of the plot's.

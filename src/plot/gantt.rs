@@ -70,7 +70,8 @@ impl Gantt {
 }
 
 /// The Gantt chart of an `arrays.csv` (columns `channel`, `start_ns`, `end_ns`, `layer`): bars named by
-/// the layer names of `layers.csv` in the same folder when it is there (`layer N` otherwise), time in the
+/// its `layer_name` column, else by the layer names of `layers.csv` in the same folder when it is there
+/// (`layer N` otherwise), time in the
 /// unit that fits the run (ns, µs, ms or s).
 pub fn gantt_from_arrays_csv(path: impl AsRef<Path>) -> Result<Gantt, PlotError> {
     let path = path.as_ref();
@@ -99,6 +100,8 @@ pub fn gantt_from_arrays_csv(path: impl AsRef<Path>) -> Result<Gantt, PlotError>
         column("layer")?,
     );
     let names = layer_names(&path.with_file_name("layers.csv"));
+    // The arrays' own layer names (`layer_name`) when arrays.csv has them, else those of layers.csv.
+    let own_name = header.iter().position(|h| h == "layer_name");
     let mut raw = Vec::with_capacity(records.len());
     let mut max_ns: f64 = 0.0;
     for (i, r) in records.iter().enumerate() {
@@ -112,17 +115,23 @@ pub fn gantt_from_arrays_csv(path: impl AsRef<Path>) -> Result<Gantt, PlotError>
         };
         let (lane, s, e, l) = (num(channel)?, num(start)?, num(end)?, num(layer)?);
         max_ns = max_ns.max(e.abs());
-        raw.push((lane as u32, s, e, l as usize));
+        let name = own_name
+            .map(|c| r[c].trim().to_string())
+            .filter(|n| !n.is_empty());
+        raw.push((lane as u32, s, e, l as usize, name));
     }
     let scale = Quantity::TimeNs.scale(max_ns);
     let mut groups: Vec<String> = Vec::new();
     let mut layer_group: Vec<(usize, usize)> = Vec::new();
     let mut bars = Vec::with_capacity(raw.len());
-    for (lane, s, e, l) in raw {
+    for (lane, s, e, l, name) in raw {
         let group = match layer_group.iter().find(|(layer, _)| *layer == l) {
             Some(&(_, g)) => g,
             None => {
-                groups.push(names.get(l).cloned().unwrap_or_else(|| format!("layer {l}")));
+                groups.push(
+                    name.or_else(|| names.get(l).cloned())
+                        .unwrap_or_else(|| format!("layer {l}")),
+                );
                 layer_group.push((l, groups.len() - 1));
                 groups.len() - 1
             }

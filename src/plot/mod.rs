@@ -32,7 +32,8 @@
 //! Figures come in [`FigureSize`]s: the screen default and the one- and two-column widths of a paper.
 //! Series may carry an interval per point ([`Series::with_band`]), drawn as a shaded band around a line
 //! or as error bars on markers; [`share_axes`] gives a set of panels one axis range. The legend goes in
-//! the corner that hides no data, the axis making room for it if no corner is free.
+//! the corner that hides no data, or in a strip right of the plot if no corner is free: it never covers
+//! data, and the axes keep the data's range.
 
 mod axis;
 mod draw;

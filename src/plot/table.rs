@@ -69,7 +69,7 @@ impl Filter {
 /// Where the interval of each y value comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Interval {
-    /// A column holding the half width: y - w to y + w (e.g. `accuracy_ci95`).
+    /// A column holding the half width: y - w to y + w (e.g. `accuracy_ci95_pct`).
     HalfWidth(String),
     /// Two columns holding the low and high ends.
     Bounds(String, String),

@@ -33,10 +33,13 @@ pub use mask::{Mask, WvClass};
 pub use time::{Cycle, Ns};
 
 use crate::config::HwConfig;
+use crate::config::area::PeriphCost;
 use crate::device::WriteVerify;
 use crate::map::{Mapped, SliceSpec};
 use crate::periph::Clock;
-use crate::trace::{ArrayStats, Counts, Energy, LayerStats, Summary, TraceFilter, TraceLevel, TraceSink};
+use crate::trace::{
+    self, ArrayStats, Counts, Energy, LayerStats, Summary, TraceFilter, TraceLevel, TraceSink,
+};
 use crate::variation::VariationMap;
 use array::{ArrayProgrammer, ArrayRun, ColumnUnits};
 use chip::Chip;
@@ -132,9 +135,16 @@ pub fn program<S: TraceSink + Send>(
             break;
         }
     }
-    let (array_stats, conductances_us) = chip.into_results();
+    let (mut array_stats, conductances_us) = chip.into_results();
+    let periph = PeriphCost::of(hw);
+    for a in &mut array_stats {
+        a.energy.leakage_pj = periph.leakage_pj(a.end_ns - a.start_ns);
+    }
+    let total_cycles = array_stats.iter().map(|a| a.end_cycle).max().unwrap_or(0);
+    trace::share_static(&mut array_stats, clock.static_energy_pj(clock.ns(total_cycles)));
     let layers = layer_stats(mapped, mask, verify, &array_stats);
-    let summary = summarize(mapped, &clock, &array_stats, &layers);
+    let mut summary = summarize(mapped, &clock, &array_stats, &layers);
+    summary.periph = periph;
     Ok(ProgramResult {
         summary,
         arrays: array_stats,
@@ -192,7 +202,7 @@ fn layer_stats(mapped: &Mapped, mask: &Mask, verify: bool, arrays: &[ArrayStats]
                 .expect("a layer has arrays");
             LayerStats {
                 layer: i as u32,
-                name: layer.name.clone(),
+                name: trace::layer_label(&layer.name).to_string(),
                 arrays: mine.len() as u32,
                 weights: layer.weights() as u64,
                 selected_weights: if verify {
@@ -231,5 +241,6 @@ fn summarize(mapped: &Mapped, clock: &Clock, arrays: &[ArrayStats], layers: &[La
         weights: mapped.num_weights(),
         selected_weights: layers.iter().map(|l| l.selected_weights).sum(),
         counts,
+        periph: PeriphCost::default(),
     }
 }

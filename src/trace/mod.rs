@@ -29,7 +29,8 @@ pub mod timeline;
 
 pub use events_csv::EventsCsv;
 pub use record::{
-    ArrayStats, Counts, DeviceOp, Energy, LayerStats, PhaseEvent, PhaseOp, PulseEvent, Summary,
+    ArrayStats, Counts, DeviceOp, Energy, LayerStats, PhaseEvent, PhaseOp, PulseEvent, Summary, layer_label,
+    share_static,
 };
 pub use reports::RunInfo;
 pub use sink::{NullSink, TraceFilter, TraceLevel, TraceSink, VecSink};

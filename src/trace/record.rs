@@ -132,13 +132,17 @@ pub struct Energy {
     pub drivers_pj: f64,
     /// Row setups (word-line select and gate charge).
     pub row_setup_pj: f64,
-    /// Controller static power over the programming time (chip level only).
+    /// Leakage of the array's ADCs, DACs and write drivers while it programs (see [`crate::config::area`]).
+    pub leakage_pj: f64,
+    /// Controller static power over the programming time. The chip's total; an array's or a layer's
+    /// is its share in proportion to its busy time (see [`share_static`]), so that arrays and layers sum
+    /// to the chip.
     pub static_pj: f64,
 }
 
 impl Energy {
     /// The components' names and values, in a fixed order (the order of CSV columns and JSON keys).
-    pub fn components(&self) -> [(&'static str, f64); 7] {
+    pub fn components(&self) -> [(&'static str, f64); 8] {
         [
             ("write_pulses", self.write_pulses_pj),
             ("verify_reads", self.verify_reads_pj),
@@ -146,6 +150,7 @@ impl Energy {
             ("dac", self.dac_pj),
             ("drivers", self.drivers_pj),
             ("row_setup", self.row_setup_pj),
+            ("leakage", self.leakage_pj),
             ("static", self.static_pj),
         ]
     }
@@ -164,6 +169,7 @@ impl AddAssign for Energy {
         self.dac_pj += o.dac_pj;
         self.drivers_pj += o.drivers_pj;
         self.row_setup_pj += o.row_setup_pj;
+        self.leakage_pj += o.leakage_pj;
         self.static_pj += o.static_pj;
     }
 }
@@ -279,7 +285,7 @@ pub struct ArrayStats {
     pub end_ns: f64,
     /// Work done.
     pub counts: Counts,
-    /// Dynamic energy by component (static is chip-level: see the summary).
+    /// Energy by component: dynamic, its peripherals' leakage, and its share of the static energy.
     pub energy: Energy,
 }
 
@@ -308,7 +314,7 @@ pub struct LayerStats {
     pub array_time_ns: f64,
     /// Work done.
     pub counts: Counts,
-    /// Dynamic energy by component.
+    /// Energy by component, its arrays' summed (leakage and static shares included).
     pub energy: Energy,
 }
 
@@ -331,11 +337,40 @@ pub struct Summary {
     pub selected_weights: u64,
     /// Work done.
     pub counts: Counts,
+    /// The peripherals of one array (area by kind, leakage).
+    pub periph: crate::config::area::PeriphCost,
 }
 
 impl Summary {
+    /// Area of the programming peripherals of every array, in um^2.
+    pub fn periph_area_um2(&self) -> f64 {
+        f64::from(self.arrays) * self.periph.area_um2()
+    }
+
     /// Total energy, in pJ.
     pub fn total_energy_pj(&self) -> f64 {
         self.energy.total_pj()
+    }
+}
+
+/// The name a layer goes by in every output (CSV files, timeline, plots, console): the layer's name
+/// without the `.weight` of its tensor (`conv1` for the tensor `conv1.weight`), as `sensitivity.csv`
+/// writes it.
+pub fn layer_label(tensor: &str) -> &str {
+    tensor.strip_suffix(".weight").unwrap_or(tensor)
+}
+
+/// Shares the chip's static energy `static_pj` out to `arrays` in proportion to their busy time (equally
+/// when no array took any time), so that arrays, and the layers summing them, add up to the chip.
+pub fn share_static(arrays: &mut [ArrayStats], static_pj: f64) {
+    let busy: f64 = arrays.iter().map(|a| a.end_ns - a.start_ns).sum();
+    let n = arrays.len() as f64;
+    for a in arrays.iter_mut() {
+        let share = if busy > 0.0 {
+            (a.end_ns - a.start_ns) / busy
+        } else {
+            1.0 / n
+        };
+        a.energy.static_pj = static_pj * share;
     }
 }

@@ -38,12 +38,11 @@ fn count_fields(c: &Counts) -> impl Iterator<Item = String> {
         .chain([c.rows.to_string(), c.verified_rows.to_string()])
 }
 
-/// Dynamic energy columns (static power is chip-level, in the summary only).
+/// Energy columns by component (leakage and the static share included), then the total.
 fn energy_columns() -> Vec<String> {
     let mut cols: Vec<String> = Energy::default()
         .components()
         .iter()
-        .filter(|(name, _)| *name != "static")
         .map(|(name, _)| format!("energy_{name}_pj"))
         .collect();
     cols.push("energy_total_pj".into());
@@ -51,12 +50,7 @@ fn energy_columns() -> Vec<String> {
 }
 
 fn energy_fields(e: &Energy) -> Vec<String> {
-    let mut fields: Vec<String> = e
-        .components()
-        .iter()
-        .filter(|(name, _)| *name != "static")
-        .map(|(_, v)| v.to_string())
-        .collect();
+    let mut fields: Vec<String> = e.components().iter().map(|(_, v)| v.to_string()).collect();
     fields.push(e.total_pj().to_string());
     fields
 }
@@ -70,11 +64,16 @@ fn write_csv(path: &Path, header: Vec<String>, rows: impl Iterator<Item = Vec<St
     w.into_inner().map_err(|e| e.into_error())?.commit()
 }
 
-/// Writes `arrays.csv`: one row per array, in array order.
-pub fn write_arrays_csv(path: impl AsRef<Path>, arrays: &[ArrayStats]) -> io::Result<()> {
+/// Writes `arrays.csv`: one row per array, in array order, with its layer's name from `layers`.
+pub fn write_arrays_csv(
+    path: impl AsRef<Path>,
+    arrays: &[ArrayStats],
+    layers: &[LayerStats],
+) -> io::Result<()> {
     let mut header: Vec<String> = [
         "array",
         "layer",
+        "layer_name",
         "channel",
         "rows_used",
         "cols_used",
@@ -93,6 +92,10 @@ pub fn write_arrays_csv(path: impl AsRef<Path>, arrays: &[ArrayStats]) -> io::Re
         let mut row = vec![
             a.array.to_string(),
             a.layer.to_string(),
+            layers
+                .get(a.layer as usize)
+                .map(|l| l.name.clone())
+                .unwrap_or_default(),
             a.channel.to_string(),
             a.rows_used.to_string(),
             a.cols_used.to_string(),
@@ -163,6 +166,14 @@ pub fn summary_json(summary: &Summary, hw: &HwConfig, run: &RunInfo) -> Value {
         "total_cycles": summary.total_cycles,
         "total_energy_pj": summary.total_energy_pj(),
         "energy_pj_by_component": by_component,
+        "periph_area_um2": summary.periph_area_um2(),
+        "periph_per_array": {
+            "adc_area_um2": summary.periph.adc_area_um2,
+            "dac_area_um2": summary.periph.dac_area_um2,
+            "driver_area_um2": summary.periph.driver_area_um2,
+            "area_um2": summary.periph.area_um2(),
+            "leakage_uw": summary.periph.leakage_uw,
+        },
         "arrays": summary.arrays,
         "layers": summary.layers,
         "weights": summary.weights,

@@ -25,6 +25,7 @@ mod fuzz_nn;
 mod map;
 mod nn;
 mod onnx;
+mod periph;
 mod pinned;
 mod plot;
 mod readme;

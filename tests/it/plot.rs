@@ -371,5 +371,104 @@ fn the_gantt_chart_has_a_lane_per_channel_and_a_legend_entry_per_layer() {
     // Three bars (and two legend swatches), filled with the layers' colours.
     let svg_text = std::fs::read_to_string(&svg).unwrap();
     assert!(svg_text.matches("<rect").count() >= 5, "{svg_text}");
+    // An arrays.csv that names its layers (`layer_name`, as `uswim program` writes it) needs no
+    // layers.csv.
+    std::fs::remove_file(dir.join("layers.csv")).unwrap();
+    std::fs::write(
+        dir.join("arrays.csv"),
+        "array,layer,layer_name,channel,start_ns,end_ns\n0,0,conv1,0,0,1500\n1,1,fc1,1,0,2500\n",
+    )
+    .unwrap();
+    let r = uswim(&[
+        "plot",
+        "--gantt",
+        dir.join("arrays.csv").to_str().unwrap(),
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let texts = svg_texts(&svg);
+    assert!(
+        texts.iter().any(|t| t == "conv1") && texts.iter().any(|t| t == "fc1"),
+        "{texts:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The texts of an SVG with their x attribute.
+fn svg_texts_at(svg: &str) -> Vec<(f64, String)> {
+    svg.split("<text ")
+        .skip(1)
+        .filter_map(|e| {
+            let x = e.split("x=\"").nth(1)?.split('"').next()?.parse().ok()?;
+            let body = e.split_once('>')?.1.split("</text>").next()?.trim().to_string();
+            Some((x, body))
+        })
+        .collect()
+}
+
+/// The largest x of the polylines drawn in `stroke` (a series colour).
+fn svg_line_right(svg: &str, stroke: &str) -> f64 {
+    svg.split("<polyline ")
+        .skip(1)
+        .filter(|e| e.contains(&format!("stroke=\"{stroke}\"")))
+        .flat_map(|e| {
+            let points = e.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+            points
+                .split_whitespace()
+                .map(|p| p.split(',').next().unwrap().parse::<f64>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .fold(f64::MIN, f64::max)
+}
+
+#[test]
+fn a_legend_never_covers_data_and_never_stretches_the_axis() {
+    let dir = scratch("legend");
+    // Zig-zags across the whole plot: every corner holds data.
+    let zig = |phase: usize| -> Vec<(f64, f64)> {
+        (0..=40usize)
+            .map(|i| (i as f64, if (i + phase) % 2 == 0 { 0.0 } else { 100.0 }))
+            .collect()
+    };
+    let chart = Chart::new("")
+        .x_label("x")
+        .y_label("accuracy (%)")
+        .with_series(Series::line("first-series-name", zig(0)))
+        .with_series(Series::line("second-series-name", zig(1)));
+    let path = dir.join("full.svg");
+    plot::render(&chart, &path).unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    let texts = svg_texts_at(&svg);
+    // The lines' rightmost point, and where the legend's names are written: right of every line.
+    let data_right = svg_line_right(&svg, "#1F77B4").max(svg_line_right(&svg, "#FF7F0E"));
+    assert!(data_right > 0.0);
+    for name in ["first-series-name", "second-series-name"] {
+        let (x, _) = texts.iter().find(|(_, t)| t == name).expect("legend entry");
+        assert!(
+            *x > data_right,
+            "{name} at x = {x}, inside the data (right edge {data_right})"
+        );
+    }
+    // The y axis ends at the data's top: no tick label above 100.
+    let ticks: Vec<f64> = texts.iter().filter_map(|(_, t)| t.parse::<f64>().ok()).collect();
+    assert!(ticks.contains(&100.0), "{ticks:?}");
+    assert!(ticks.iter().all(|&t| t <= 100.0), "axis stretched: {ticks:?}");
+
+    // With a free corner the legend stays inside the plot, and the axis is the data's too.
+    let corner = Chart::new("").x_label("x").y_label("y").with_series(Series::line(
+        "rising",
+        (0..=10).map(|i| (f64::from(i), f64::from(i))).collect(),
+    ));
+    plot::render(&corner, dir.join("corner.svg")).unwrap();
+    let svg = std::fs::read_to_string(dir.join("corner.svg")).unwrap();
+    let texts = svg_texts_at(&svg);
+    let (x, _) = texts.iter().find(|(_, t)| t == "rising").expect("legend entry");
+    assert!(
+        *x < svg_line_right(&svg, "#1F77B4"),
+        "the legend left the plot although a corner was free"
+    );
+    let ticks: Vec<f64> = texts.iter().filter_map(|(_, t)| t.parse::<f64>().ok()).collect();
+    assert!(ticks.iter().all(|&t| t <= 10.0), "axis stretched: {ticks:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

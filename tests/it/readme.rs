@@ -86,3 +86,43 @@ fn the_readme_links_the_architecture_page_and_the_figures_script() {
     assert!(readme.contains("(ARCHITECTURE.md)") && root.join("ARCHITECTURE.md").exists());
     assert!(readme.contains("scripts/readme_figures.sh") && root.join("scripts/readme_figures.sh").exists());
 }
+
+#[test]
+fn the_adc_sharing_table_is_the_committed_sweep() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let table = std::fs::read_to_string(root.join("traces/adc_sharing/table.md")).unwrap();
+    let mut csv = csv::Reader::from_path(root.join("traces/adc_sharing/results.csv")).unwrap();
+    let header = csv.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = csv
+        .records()
+        .map(Result::unwrap)
+        .filter(|r| &r[col("program.write_drivers_per_array")] == "256")
+        .collect();
+    let lines: Vec<&str> = table.lines().skip(2).collect();
+    assert_eq!(lines.len(), rows.len(), "one table row per 256-driver point");
+    for (line, row) in lines.iter().zip(&rows) {
+        let cells: Vec<f64> = line
+            .split('|')
+            .filter_map(|c| c.split_whitespace().next()?.parse().ok())
+            .collect();
+        let get = |name: &str| row[col(name)].parse::<f64>().unwrap();
+        assert_eq!(cells[0], get("adc.adcs_per_array"), "{line}");
+        assert!((cells[1] - get("total_time_ns") / 1e6).abs() < 1e-3, "{line}");
+        assert!((cells[2] - get("periph_area_um2") / 1e6).abs() < 1e-3, "{line}");
+        assert!((cells[4] - get("energy_leakage_pj") / 1e6).abs() < 1e-2, "{line}");
+        assert!((cells[5] - get("total_energy_pj") / 1e6).abs() < 1e-2, "{line}");
+    }
+    // The sweep is what the committed code and spec give: its spec hash is the spec's.
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("traces/adc_sharing/sweep.json")).unwrap())
+            .unwrap();
+    let spec =
+        uswim::experiment::sweep_spec::SweepSpec::load(root.join("hw_configs/sweeps/adc_sharing.toml"))
+            .unwrap();
+    assert_eq!(
+        meta["spec_hash"].as_str().unwrap(),
+        spec.hash_hex(),
+        "traces/adc_sharing is stale (the spec or the preset changed): rerun scripts/readme_figures.sh"
+    );
+}

@@ -494,10 +494,10 @@ fn accuracy_spec_keys_are_checked() {
     // The accuracy columns are reserved even in a sweep that does not write them.
     let err = parse(
         "hw = \"rram_1t1r_256\"\n[[axis]]\nkey = \"array.rows\"\nvalues = [64]\nlabels = [\"a\"]\n\
-         name = \"accuracy_mean\"\n",
+         name = \"accuracy_mean_pct\"\n",
     )
     .unwrap_err();
-    assert!(err.to_string().contains("column `accuracy_mean`"), "{err}");
+    assert!(err.to_string().contains("column `accuracy_mean_pct`"), "{err}");
     // Without `mc_runs` the columns and the spec hash are those of a spec that never heard of accuracy.
     let plain = parse("hw = \"rram_1t1r_256\"\n").unwrap();
     let zero = parse("hw = \"rram_1t1r_256\"\nmc_runs = 0\ndata = \"mnist\"\n").unwrap();
@@ -545,23 +545,21 @@ fn accuracy_columns_follow_the_summary_and_match_the_evaluator() {
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     let num = |row: &Vec<String>, name: &str| row[col(name)].parse::<f64>().unwrap();
     for row in &rows {
-        let mean = num(row, "accuracy_mean");
-        assert!((0.0..=1.0).contains(&mean), "{row:?}");
+        // Percent, as every accuracy uswim reports.
+        let mean = num(row, "accuracy_mean_pct");
+        assert!((0.0..=100.0).contains(&mean), "{row:?}");
         assert!(
-            num(row, "accuracy_std") >= 0.0 && num(row, "accuracy_ci95") >= 0.0,
+            num(row, "accuracy_std_pct") >= 0.0 && num(row, "accuracy_ci95_pct") >= 0.0,
             "{row:?}"
         );
-        // 500 test images: every accuracy is a multiple of 1/500, so is twice the mean of two runs.
-        assert!(
-            ((mean * 1000.0) - (mean * 1000.0).round()).abs() < 1e-6,
-            "{row:?}"
-        );
+        // 500 test images: every accuracy is a multiple of 1/500 (0.2%), so is twice the mean of two runs.
+        assert!(((mean * 10.0) - (mean * 10.0).round()).abs() < 1e-6, "{row:?}");
     }
-    let none = num(&rows[0], "accuracy_mean");
-    let full = num(&rows[1], "accuracy_mean");
-    assert!(full >= none - 0.02, "full write-verify {full} vs none {none}");
+    let none = num(&rows[0], "accuracy_mean_pct");
+    let full = num(&rows[1], "accuracy_mean_pct");
+    assert!(full >= none - 2.0, "full write-verify {full} vs none {none}");
     // A trained LeNet keeps its accuracy once every weight is verified.
-    assert!(full > 0.9, "full write-verify accuracy {full}");
+    assert!(full > 90.0, "full write-verify accuracy {full}");
 
     // The row's accuracy is the evaluator's, with the point's seed and mask.
     let (net, _) =
@@ -574,8 +572,14 @@ fn accuracy_columns_follow_the_summary_and_match_the_evaluator() {
     let mc = evaluator
         .monte_carlo(2, point.seed, |_| Ok(Cow::Owned(Mask::All)))
         .unwrap();
-    assert_eq!(rows[1][col("accuracy_mean")], mc.accuracy.mean.to_string());
-    assert_eq!(rows[1][col("accuracy_std")], mc.accuracy.std.to_string());
+    assert_eq!(
+        rows[1][col("accuracy_mean_pct")],
+        (100.0 * mc.accuracy.mean).to_string()
+    );
+    assert_eq!(
+        rows[1][col("accuracy_std_pct")],
+        (100.0 * mc.accuracy.std).to_string()
+    );
     // Time and energy are those of the same chips, mean over the runs.
     let time = mc.mean_of(|s| s.total_time_ns);
     assert_eq!(rows[1][col("time_mean_ns")], time.to_string());

@@ -101,7 +101,7 @@ fn phase_rows_agree_with_the_summary_and_tile_each_arrays_busy_time() {
     let sum = |key: &str| rows.iter().map(|r| num(r, key)).sum::<f64>();
     assert_eq!(sum("pulses") as u64, s.counts.pulses);
     assert_eq!(sum("adc_conversions") as u64, s.counts.adc_conversions);
-    let dynamic = s.total_energy_pj() - s.energy.static_pj;
+    let dynamic = s.total_energy_pj() - s.energy.static_pj - s.energy.leakage_pj;
     assert!(
         (sum("energy_pj") - dynamic).abs() < 1e-6 * dynamic,
         "{} vs {dynamic}",
@@ -289,7 +289,7 @@ fn reports_have_a_row_per_array_and_layer_and_the_summary_keys() {
         TraceFilter::level(TraceLevel::Off),
         &dir.join("events.csv"),
     );
-    trace::reports::write_arrays_csv(dir.join("arrays.csv"), &result.arrays).unwrap();
+    trace::reports::write_arrays_csv(dir.join("arrays.csv"), &result.arrays, &result.layers).unwrap();
     trace::reports::write_layers_csv(dir.join("layers.csv"), &result.layers).unwrap();
     let run = RunInfo {
         network: "test".into(),
