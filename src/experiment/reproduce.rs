@@ -93,9 +93,10 @@ pub fn default_variations() -> Vec<VariationSetting> {
     ]
 }
 
-/// The default methods: uswim, swim, measured, magnitude, random.
-pub const DEFAULT_METHODS: [Method; 5] = [
+/// The default methods: uswim, uswim-time, swim, measured, magnitude, random.
+pub const DEFAULT_METHODS: [Method; 6] = [
     Method::Uswim,
+    Method::UswimTime,
     Method::Swim,
     Method::Measured,
     Method::Magnitude,
@@ -314,6 +315,9 @@ pub struct Row {
     pub time_ns: f64,
     /// Programming energy of the same chips, mean over runs, in pJ.
     pub energy_pj: f64,
+    /// The predicted-time model's total programming time of run 0's selection on run 0's chip
+    /// ([`crate::sim::predict::TimeModel`]), in ns: its validation against `time_ns`.
+    pub predicted_time_ns: f64,
 }
 
 impl Row {
@@ -457,8 +461,23 @@ pub fn run(
             Ok(outcome)
         })
         .collect::<Result<_, ReproduceError>>()?;
+    let chip0 = crate::eval::run_seed(spec.seed, 0);
+    let predicted: Vec<f64> = points
+        .par_iter()
+        .map(|p| {
+            engines[p.setting]
+                .predicted_time_ns(&p.selector, chip0)
+                .map_err(|failure| ReproduceError::Point {
+                    point: format!(
+                        "{}/{}/{} (predicted time)",
+                        groups[p.setting].name, p.method, p.selector.fraction
+                    ),
+                    failure,
+                })
+        })
+        .collect::<Result<_, ReproduceError>>()?;
 
-    let rows = collect_rows(&groups, &points, &settings, &outcomes);
+    let rows = collect_rows(&groups, &points, &settings, &outcomes, &predicted);
     let info = RunInfo {
         hw_source: spec.hw.clone(),
         calib_images: curvature.samples,
@@ -517,6 +536,7 @@ fn collect_rows(
     points: &[Point],
     settings: &[Setting],
     outcomes: &[PointOutcome],
+    predicted_ns: &[f64],
 ) -> Vec<Row> {
     let mut rows: Vec<Row> = Vec::with_capacity(points.len());
     let mut full_row = 0;
@@ -562,6 +582,7 @@ fn collect_rows(
             drop_ci95_high_pct: 100.0 * drop.ci95_high,
             time_ns: outcome.time_ns(),
             energy_pj: outcome.energy_pj(),
+            predicted_time_ns: predicted_ns[i],
         });
         let is_reference = p.method == FULL_VERIFY || p.method == NO_VERIFY;
         let last_of_method = points
@@ -640,6 +661,7 @@ mod tests {
             drop_ci95_high_pct: drop + half,
             time_ns: 1.0,
             energy_pj: 1.0,
+            predicted_time_ns: 1.0,
         }
     }
 
@@ -681,9 +703,9 @@ mod tests {
             max_drop_pct: 0.5,
         };
         assert!(spec.validate().is_ok());
-        // 3 settings x (2 references + 5 methods x 9 fractions below 1) x 6 runs, and the physical
-        // preset's (2 + 5 x 2) x 2.
-        assert_eq!(spec.work_units(), 3 * 47 * 6 + 12 * 2);
+        // 3 settings x (2 references + 6 methods x 9 fractions below 1) x 6 runs, and the physical
+        // preset's (2 + 6 x 2) x 2.
+        assert_eq!(spec.work_units(), 3 * 56 * 6 + 14 * 2);
         for bad in [
             Spec {
                 runs: 0,
