@@ -178,6 +178,12 @@ pub struct ProgramConfig {
     pub scheme: PulseSchemeConfig,
     /// Acceptance band half-width, as a fraction of the conductance range, in (0, 0.5].
     pub tolerance: f64,
+    /// Acceptance band half-width of the weights a mask puts in the `loose` tolerance class
+    /// ([`crate::sim::WvClass::Loose`]), as a fraction of the range, in [tolerance, 0.5] (and at most one
+    /// level step for multi-level cells); absent: twice `tolerance`, capped at that maximum
+    /// ([`ProgramConfig::loose_tolerance`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loose_tolerance: Option<f64>,
     /// Verify iterations after which a device is left as failed, 1..=100000.
     pub max_iterations: u32,
     /// Write drivers per array: devices of a row that receive a pulse in the same slot.
@@ -254,6 +260,26 @@ fn one() -> u32 {
 }
 
 impl ProgramConfig {
+    /// The largest acceptance half-width `device` allows, as a fraction of the range: 0.5, and one level
+    /// step for multi-level cells.
+    fn max_tolerance(device: &DeviceConfig) -> f64 {
+        if device.bits_per_cell > 1 {
+            1.0 / f64::from((1u32 << device.bits_per_cell) - 1)
+        } else {
+            0.5
+        }
+    }
+
+    /// The loose class's acceptance half-width, as a fraction of the range: `loose_tolerance`, or twice
+    /// `tolerance` capped at the largest `device` allows.
+    pub fn loose_tolerance(&self, device: &DeviceConfig) -> f64 {
+        self.loose_tolerance.unwrap_or_else(|| {
+            (2.0 * self.tolerance)
+                .min(Self::max_tolerance(device))
+                .max(self.tolerance)
+        })
+    }
+
     fn validate(&self, device: &DeviceConfig) -> Result<(), ConfigError> {
         self.scheme.validate()?;
         check::above_up_to("program.tolerance", self.tolerance, 0.0, 0.5)?;
@@ -272,6 +298,16 @@ impl ProgramConfig {
         check::energy_pj("program.driver_energy_pj", self.driver_energy_pj)?;
         check::energy_pj("program.row_setup_energy_pj", self.row_setup_energy_pj)?;
         let step = 1.0 / f64::from((1u32 << device.bits_per_cell) - 1);
+        if let Some(loose) = self.loose_tolerance {
+            let max = Self::max_tolerance(device);
+            if !(loose >= self.tolerance && loose <= max) {
+                return Err(ConfigError::out_of_range(
+                    "program.loose_tolerance",
+                    loose,
+                    &format!("[{} (program.tolerance), {max:.4}]", self.tolerance),
+                ));
+            }
+        }
         if device.bits_per_cell > 1 && self.tolerance > step {
             return Err(ConfigError::out_of_range(
                 "program.tolerance",

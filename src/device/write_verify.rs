@@ -90,11 +90,17 @@ impl CodeBand {
 }
 
 impl WriteVerify {
-    /// The write-verify of `hw`.
+    /// The write-verify of `hw`, to its acceptance band `program.tolerance`.
     pub fn new(hw: &HwConfig) -> Self {
+        Self::with_tolerance(hw, hw.program.tolerance)
+    }
+
+    /// The write-verify of `hw` to the acceptance band +-`tolerance` (a fraction of the conductance range,
+    /// as `program.tolerance`), e.g. the loose class's [`crate::config::ProgramConfig::loose_tolerance`].
+    pub fn with_tolerance(hw: &HwConfig, tolerance: f64) -> Self {
         let range = hw.range_us();
         let adc = Adc::new(&hw.adc, &hw.device);
-        let tolerance_us = (hw.program.tolerance * range) as f32;
+        let tolerance_us = (tolerance * range) as f32;
         let saturating = matches!(hw.device.model, DeviceModelConfig::Pulse(_));
         let level_bands = (0..hw.device.levels())
             .map(|level| {

@@ -20,7 +20,7 @@
 //! `stream(seed, Program, a)`, the verify loops from `substream(seed, Program, a, 1)`. The open-loop
 //! result of every device is thus the same whatever the mask (common random numbers across masks).
 
-use super::mask::Mask;
+use super::mask::{Mask, WvClass};
 use super::time::Cycle;
 use crate::config::{ColumnBinding, HwConfig};
 use crate::device::{Device, DeviceEvent, DeviceState, VerifyReport, WriteVerify};
@@ -239,7 +239,10 @@ pub(crate) struct ArrayRun {
 pub(crate) struct ArrayProgrammer<'a> {
     pub mapped: &'a Mapped,
     pub mask: &'a Mask,
+    /// The write-verify of the tight class (and of every selected weight of a binary mask).
     pub wv: WriteVerify,
+    /// The write-verify of the loose class, when the mask has loose weights.
+    pub wv_loose: Option<WriteVerify>,
     pub variation: VariationMap,
     pub timing: Timing,
     pub seed: u64,
@@ -557,19 +560,22 @@ impl ArrayProgrammer<'_> {
         scratch.ranks.reset(t.adcs.max(t.drivers));
         if self.verify {
             for (d, state) in devices.iter().zip(states.iter_mut()) {
-                if !self.mask.selected(d.layer, d.weight) {
-                    continue;
-                }
+                let wv = match self.mask.class(d.layer, d.weight) {
+                    WvClass::None => continue,
+                    WvClass::Loose => self.wv_loose.as_ref().unwrap_or(&self.wv),
+                    WvClass::Tight => &self.wv,
+                };
                 let first_pulse = scratch.polarities.len() as u32;
                 let (polarities, ranks) = (&mut scratch.polarities, &mut scratch.ranks);
                 let report = if !tracing.phases {
-                    self.wv.run(state, d.target_us, &mut streams.verify, &mut |e| {
+                    wv.run(state, d.target_us, &mut streams.verify, &mut |e| {
                         if let DeviceEvent::Pulse { polarity, .. } = e {
                             polarities.push(polarity);
                         }
                     })
                 } else {
                     self.traced_verify(
+                        wv,
                         d,
                         state,
                         group_index,
@@ -651,6 +657,7 @@ impl ArrayProgrammer<'_> {
     #[allow(clippy::too_many_arguments)]
     fn traced_verify(
         &self,
+        wv: &WriteVerify,
         d: &MappedDevice,
         state: &mut DeviceState,
         group_index: u32,
@@ -668,7 +675,7 @@ impl ArrayProgrammer<'_> {
         let iterations = &mut run.iterations;
         let records = &mut run.records;
         let mut j = 0usize;
-        self.wv.run(state, d.target_us, rng, &mut |e| match e {
+        wv.run(state, d.target_us, rng, &mut |e| match e {
             DeviceEvent::Read { g_us, read_us } => {
                 j += 1;
                 if first_iteration + j > iterations.len() {
@@ -676,7 +683,7 @@ impl ArrayProgrammer<'_> {
                 }
                 let it = &mut iterations[first_iteration + j - 1];
                 it.pending += 1;
-                let energy_pj = self.wv.read_energy_pj(g_us);
+                let energy_pj = wv.read_energy_pj(g_us);
                 it.read_energy_pj += energy_pj;
                 if tracing.devices {
                     records.push(DeviceRecord {

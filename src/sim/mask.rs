@@ -1,10 +1,41 @@
-//! Which weights get write-verify: every device of a selected weight is verified, no device of an
-//! unselected one.
+//! Which weights get write-verify, and how tightly: every device of a selected weight is verified (to the
+//! tolerance of its weight's class), no device of an unselected one.
 
 use super::error::SimError;
 use crate::map::Mapped;
 use crate::rng::{self, Purpose};
 use rand::Rng;
+
+/// The write-verify class of a weight: whether its devices are verified, and to which acceptance band.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum WvClass {
+    /// Not verified: the open-loop write only.
+    #[default]
+    None,
+    /// Verified to `program.loose_tolerance` ([`crate::config::ProgramConfig::loose_tolerance`]).
+    Loose,
+    /// Verified to `program.tolerance` (what a binary mask's selected weights get).
+    Tight,
+}
+
+impl WvClass {
+    /// Every class, from no verify to the tightest band.
+    pub const ALL: [WvClass; 3] = [WvClass::None, WvClass::Loose, WvClass::Tight];
+
+    /// The class's name in files and tables: `none`, `loose`, `tight`.
+    pub fn name(self) -> &'static str {
+        match self {
+            WvClass::None => "none",
+            WvClass::Loose => "loose",
+            WvClass::Tight => "tight",
+        }
+    }
+
+    /// Whether the class's devices are verified.
+    pub fn verified(self) -> bool {
+        self != WvClass::None
+    }
+}
 
 /// A selection of weights for write-verify.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,8 +44,11 @@ pub enum Mask {
     All,
     /// No weight (open-loop programming only).
     None,
-    /// One flag per weight, per layer in the mapping's layer order, PyTorch layout within a layer.
+    /// One flag per weight, per layer in the mapping's layer order, PyTorch layout within a layer: selected
+    /// weights are verified to `program.tolerance`.
     Weights(Vec<Vec<bool>>),
+    /// One tolerance class per weight, laid out as [`Mask::Weights`].
+    Classes(Vec<Vec<WvClass>>),
 }
 
 impl Mask {
@@ -48,42 +82,81 @@ impl Mask {
         Mask::Weights(layers)
     }
 
-    /// Whether weight `weight` of layer `layer` is selected.
+    /// The class of weight `weight` of layer `layer`.
+    #[inline]
+    pub fn class(&self, layer: u32, weight: u32) -> WvClass {
+        match self {
+            Mask::All => WvClass::Tight,
+            Mask::None => WvClass::None,
+            Mask::Weights(layers) => {
+                if layers[layer as usize][weight as usize] {
+                    WvClass::Tight
+                } else {
+                    WvClass::None
+                }
+            }
+            Mask::Classes(layers) => layers[layer as usize][weight as usize],
+        }
+    }
+
+    /// Whether weight `weight` of layer `layer` is verified (in any class).
     #[inline]
     pub fn selected(&self, layer: u32, weight: u32) -> bool {
+        self.class(layer, weight).verified()
+    }
+
+    /// Whether some weight is in the loose class.
+    pub fn has_loose(&self) -> bool {
         match self {
-            Mask::All => true,
-            Mask::None => false,
-            Mask::Weights(layers) => layers[layer as usize][weight as usize],
+            Mask::Classes(layers) => layers.iter().flatten().any(|&c| c == WvClass::Loose),
+            _ => false,
         }
     }
 
-    /// Selected weights of `layer`, which has `weights` weights.
+    /// Weights of `layer` (which has `weights` weights) in each class, indexed as [`WvClass::ALL`].
+    pub fn classes_in_layer(&self, layer: u32, weights: usize) -> [u64; 3] {
+        let mut counts = [0u64; 3];
+        match self {
+            Mask::All => counts[2] = weights as u64,
+            Mask::None => counts[0] = weights as u64,
+            Mask::Weights(layers) => {
+                let selected = layers[layer as usize].iter().filter(|&&s| s).count() as u64;
+                counts = [weights as u64 - selected, 0, selected];
+            }
+            Mask::Classes(layers) => {
+                for &c in &layers[layer as usize] {
+                    counts[c as usize] += 1;
+                }
+            }
+        }
+        counts
+    }
+
+    /// Verified weights (any class) of `layer`, which has `weights` weights.
     pub fn selected_in_layer(&self, layer: u32, weights: usize) -> u64 {
-        match self {
-            Mask::All => weights as u64,
-            Mask::None => 0,
-            Mask::Weights(layers) => layers[layer as usize].iter().filter(|&&s| s).count() as u64,
-        }
+        let [_, loose, tight] = self.classes_in_layer(layer, weights);
+        loose + tight
     }
 
-    /// Checks that the mask has one flag per weight of `mapped`.
+    /// Checks that the mask has one flag or class per weight of `mapped`.
     pub fn check(&self, mapped: &Mapped) -> Result<(), SimError> {
-        let Mask::Weights(layers) = self else {
-            return Ok(());
+        let lengths: Vec<usize> = match self {
+            Mask::All | Mask::None => return Ok(()),
+            Mask::Weights(layers) => layers.iter().map(Vec::len).collect(),
+            Mask::Classes(layers) => layers.iter().map(Vec::len).collect(),
         };
-        if layers.len() != mapped.layers().len() {
+        if lengths.len() != mapped.layers().len() {
             return Err(SimError::MaskLayers {
                 expected: mapped.layers().len(),
-                found: layers.len(),
+                found: lengths.len(),
             });
         }
-        for (flags, layer) in layers.iter().zip(mapped.layers()) {
-            if flags.len() != layer.weights() {
+        for (&found, layer) in lengths.iter().zip(mapped.layers()) {
+            if found != layer.weights() {
                 return Err(SimError::MaskWeights {
                     layer: layer.name.clone(),
                     expected: layer.weights(),
-                    found: flags.len(),
+                    found,
                 });
             }
         }
@@ -144,5 +217,29 @@ mod tests {
         assert!(Mask::Weights(vec![vec![true; 600]]).check(&m).is_err());
         assert_eq!(count(&Mask::All, &m), 1000);
         assert_eq!(count(&Mask::None, &m), 0);
+        let short = Mask::Classes(vec![vec![WvClass::Loose; 600], vec![WvClass::None; 401]]);
+        assert!(short.check(&m).unwrap_err().to_string().contains("`b`"));
+    }
+
+    #[test]
+    fn classes_count_per_layer_and_a_binary_mask_is_tight_or_none() {
+        let m = mapped();
+        let mut a = vec![WvClass::None; 600];
+        a[..10].fill(WvClass::Tight);
+        a[10..35].fill(WvClass::Loose);
+        let classes = Mask::Classes(vec![a, vec![WvClass::Loose; 400]]);
+        assert!(classes.check(&m).is_ok());
+        assert_eq!(classes.classes_in_layer(0, 600), [565, 25, 10]);
+        assert_eq!(classes.classes_in_layer(1, 400), [0, 400, 0]);
+        assert_eq!(count(&classes, &m), 435);
+        assert!(classes.has_loose());
+        assert_eq!(classes.class(0, 12), WvClass::Loose);
+        let binary = Mask::random(&m, 0.25, 3);
+        assert!(!binary.has_loose());
+        for w in 0..600 {
+            let c = binary.class(0, w);
+            assert_eq!(c == WvClass::Tight, binary.selected(0, w));
+            assert_ne!(c, WvClass::Loose);
+        }
     }
 }

@@ -29,7 +29,7 @@ pub mod time;
 pub use array::Timing;
 pub use cost::VerifyCost;
 pub use error::SimError;
-pub use mask::Mask;
+pub use mask::{Mask, WvClass};
 pub use time::{Cycle, Ns};
 
 use crate::config::HwConfig;
@@ -90,6 +90,9 @@ pub fn program<S: TraceSink + Send>(
         mapped,
         mask,
         wv: WriteVerify::new(hw),
+        wv_loose: mask
+            .has_loose()
+            .then(|| WriteVerify::with_tolerance(hw, hw.program.loose_tolerance(&hw.device))),
         variation: VariationMap::new(&hw.device.variation, &hw.device, &hw.array),
         timing,
         seed: options.seed,

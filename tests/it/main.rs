@@ -24,6 +24,7 @@ mod fuzz;
 mod map;
 mod nn;
 mod onnx;
+mod pinned;
 mod plot;
 mod readme;
 mod reliability;

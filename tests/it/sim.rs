@@ -7,7 +7,7 @@ use uswim::config::{
     StatisticalOutcome,
 };
 use uswim::map::{LayerWeights, Mapped};
-use uswim::sim::{self, Mask, ProgramOptions, ProgramResult};
+use uswim::sim::{self, Mask, ProgramOptions, ProgramResult, WvClass};
 use uswim::trace::{PhaseOp, TraceFilter, TraceLevel, VecSink};
 
 /// A statistical-device chip of 4x4 arrays with durations chosen to exercise the rounding up to cycles.
@@ -280,6 +280,75 @@ fn iterations_and_failures_follow_the_geometric_law_of_the_statistical_device() 
         "{out_of_band} vs {}",
         c.failed_devices
     );
+}
+
+/// The loose tolerance class is verified to `program.loose_tolerance`: its reads follow the geometric law
+/// of that band (p = erf(0.12 / (0.3 sqrt 2)) = 0.310843), and a tight class is exactly a binary mask's
+/// selection, bit for bit, as is a loose class whose band equals the tight one.
+#[test]
+fn loose_weights_follow_the_geometric_law_of_their_wider_band_and_tight_ones_equal_a_binary_mask() {
+    let mut hw = tiny_statistical(0.3, 0.06);
+    hw.array.rows = 128;
+    hw.array.cols = 128;
+    hw.mapping.weight_bits = 8;
+    hw.adc.bits = 16;
+    hw.program.write_drivers_per_array = 32;
+    hw.adc.adcs_per_array = 16;
+    hw.program.max_iterations = 3;
+    hw.program.loose_tolerance = Some(0.12);
+    hw.validate().unwrap();
+    let layers = [layer("fc", &[64, 128], 3)];
+    let weights = 64 * 128;
+    let loose = Mask::Classes(vec![vec![WvClass::Loose; weights]]);
+    let (result, _) = run(&hw, &layers, &loose, 11, TraceLevel::Off);
+    let c = result.summary.counts;
+    let n = c.selected_devices as f64;
+    assert_eq!(n, 65_536.0);
+    let p: f64 = 0.310_843;
+    let fail = (1.0 - p).powi(3);
+    let mean_reads = (1.0 - fail) / p;
+    let fail_sd = (fail * (1.0 - fail) / n).sqrt();
+    assert!(
+        ((c.failed_devices as f64 / n) - fail).abs() < 5.0 * fail_sd,
+        "{c:?}"
+    );
+    let reads_sd = ((1.0 - p) / (p * p)).sqrt() / n.sqrt();
+    assert!((c.iterations_mean() - mean_reads).abs() < 5.0 * reads_sd, "{c:?}");
+
+    let (all, all_sink) = run(&hw, &layers, &Mask::All, 11, TraceLevel::Phase);
+    let tight = Mask::Classes(vec![vec![WvClass::Tight; weights]]);
+    let (tight_result, tight_sink) = run(&hw, &layers, &tight, 11, TraceLevel::Phase);
+    assert_eq!(tight_result, all);
+    assert_eq!(tight_sink.phases, all_sink.phases);
+    hw.program.loose_tolerance = Some(0.06);
+    hw.validate().unwrap();
+    let (same_band, _) = run(&hw, &layers, &loose, 11, TraceLevel::Off);
+    assert_eq!(same_band, all);
+
+    // Mixed: a third of the weights of each class; counts per class add up.
+    let mixed: Vec<WvClass> = (0..weights).map(|i| WvClass::ALL[i % 3]).collect();
+    let mixed = Mask::Classes(vec![mixed]);
+    let (mixed_result, _) = run(&hw, &layers, &mixed, 11, TraceLevel::Off);
+    assert_eq!(
+        mixed_result.summary.selected_weights,
+        (0..weights).filter(|i| i % 3 != 0).count() as u64
+    );
+}
+
+/// `program.loose_tolerance` below `program.tolerance` or beyond a level step is refused, naming the key.
+#[test]
+fn a_loose_tolerance_outside_tolerance_to_one_level_step_is_refused() {
+    for bad in ["0.01", "0.4"] {
+        let e = config::load(
+            "rram_1t1r_256",
+            &[config::parse_override(&format!("program.loose_tolerance={bad}")).unwrap()],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("program.loose_tolerance"), "{e}");
+    }
+    let hw = config::load("rram_1t1r_256", &[]).unwrap();
+    assert_eq!(hw.program.loose_tolerance(&hw.device), 2.0 * hw.program.tolerance);
 }
 
 fn small_network() -> Vec<LayerWeights> {
