@@ -197,6 +197,16 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     )?;
     if method.needs_devices() {
         outln!("  device knowledge: {knowledge}")?;
+        if let selection::Knowledge::Characterised { cycles } = knowledge {
+            let model = TimeModel::new(&mapped, &hw, seed)?;
+            let open = model.total_ns(&vec![0.0; mapped.num_arrays() as usize]);
+            let read = uswim::sim::predict::read_all(&mapped, &hw).time_ns;
+            outln!(
+                "  characterisation before programming: {:.4e} ns ({cycles} open-loop writes of {open:.4e} ns and \
+                 reads of {read:.4e} ns of every device; not included in the programming time)",
+                f64::from(cycles) * (open + read)
+            )?;
+        }
     }
     outln!(
         "  method {method}, budget {budget}: {} of {} weights selected ({:.3}%)",

@@ -242,6 +242,15 @@ impl<'a> Engine<'a> {
         Ok(model.predict_ns(self.mapped, &mask, chip_seed) + read_ns)
     }
 
+    /// The time `characterised` knowledge costs on the chip of `chip_seed` before programming: `cycles`
+    /// open-loop writes and reads of every device (the simulated open-loop programming and
+    /// [`predict::read_all`]), in ns. It is reported beside, not added to, the programming time.
+    pub fn characterisation_ns(&self, cycles: u32, chip_seed: u64) -> Result<f64, PointFailure> {
+        let model = self.time_model(chip_seed)?;
+        let open_ns = model.total_ns(&vec![0.0; self.mapped.num_arrays() as usize]);
+        Ok(f64::from(cycles) * (open_ns + predict::read_all(self.mapped, self.hw).time_ns))
+    }
+
     /// The predicted-time model of the chip of `chip_seed`, made once per chip (outside the cache's lock,
     /// as [`Engine::scores`]).
     pub fn time_model(&self, chip_seed: u64) -> Result<Arc<TimeModel>, PointFailure> {

@@ -363,6 +363,9 @@ pub struct SettingInfo {
     pub nonuniform: bool,
     /// Whether it is the pulse-level preset run with its own physics.
     pub physical: bool,
+    /// Under `characterised` knowledge, the characterisation's time on run 0's chip (K open-loop writes
+    /// and reads of every device), in ns.
+    pub characterisation_ns: Option<f64>,
 }
 
 /// The experiment's results: one row per point and reference, settings in order, then references, then
@@ -478,6 +481,20 @@ pub fn run(
         .collect::<Result<_, ReproduceError>>()?;
 
     let rows = collect_rows(&groups, &points, &settings, &outcomes, &predicted);
+    let characterisation_ns = engines
+        .iter()
+        .zip(&groups)
+        .map(|(engine, g)| match spec.knowledge {
+            Knowledge::Characterised { cycles } => engine
+                .characterisation_ns(cycles, chip0)
+                .map(Some)
+                .map_err(|failure| ReproduceError::Point {
+                    point: format!("{} (characterisation time)", g.name),
+                    failure,
+                }),
+            _ => Ok(None),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let info = RunInfo {
         hw_source: spec.hw.clone(),
         calib_images: curvature.samples,
@@ -486,7 +503,8 @@ pub fn run(
         settings: groups
             .iter()
             .zip(&settings)
-            .map(|(g, s)| SettingInfo {
+            .zip(&characterisation_ns)
+            .map(|((g, s), &characterisation_ns)| SettingInfo {
                 name: g.name.clone(),
                 hw_name: s.hw.name.clone(),
                 arrays: s.mapped.num_arrays(),
@@ -500,6 +518,7 @@ pub fn run(
                     .iter()
                     .any(|m| !matches!(m, VariationMapConfig::Uniform {})),
                 physical: g.physical,
+                characterisation_ns,
             })
             .collect(),
     };

@@ -190,6 +190,15 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
             "  - `{}`: `{}` ({} arrays, {} runs per point), {what}",
             s.name, s.hw_name, s.arrays, s.runs
         );
+        if let Some(ns) = s.characterisation_ns {
+            let _ = writeln!(
+                md,
+                "    - characterisation before programming ({}): {} per chip (K open-loop writes and reads \
+                 of every device; not included in the programming times below)",
+                info.knowledge,
+                duration(ns)
+            );
+        }
     }
 
     let _ = writeln!(md, "\n## References\n");

@@ -148,6 +148,14 @@ pub struct VerifyCost {
 }
 
 impl VerifyCost {
+    /// The cost model of verifying to the acceptance band +-`tolerance` (a fraction of the range, as
+    /// `program.tolerance`) on `hw`, e.g. the loose tolerance class's.
+    pub fn with_tolerance(hw: &HwConfig, seed: u64, tolerance: f64) -> Self {
+        let mut hw = hw.clone();
+        hw.program.tolerance = tolerance;
+        Self::new(&hw, seed)
+    }
+
     /// The cost model of `hw`; for the pulse-level device this simulates 4096 devices per level from
     /// `seed` (a fraction of a second).
     pub fn new(hw: &HwConfig, seed: u64) -> Self {

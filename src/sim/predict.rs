@@ -38,7 +38,7 @@ use super::cost::{ReadLaw, VerifyCost};
 /// about 3.5%, see its headline).
 pub const STATED_ERROR: f64 = 0.10;
 use super::error::SimError;
-use super::mask::Mask;
+use super::mask::{Mask, WvClass};
 use crate::config::HwConfig;
 use crate::map::sigma::device_sigmas;
 use crate::map::{Mapped, MappedDevice};
@@ -47,6 +47,7 @@ use crate::trace::{NullSink, TraceFilter, TraceLevel};
 use crate::variation::VariationMap;
 use rayon::prelude::*;
 use std::ops::Add;
+use std::sync::OnceLock;
 
 /// The cost of one chip operation.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -189,12 +190,16 @@ pub struct GroupState {
     devices: u32,
 }
 
-/// The verify-time model of a configuration: timing and read laws.
+/// The verify-time model of a configuration: timing and read laws (of the tight class, and of the loose
+/// tolerance class when a mask has one, made on first use).
 #[derive(Debug, Clone)]
 pub struct GroupModel {
     timing: Timing,
     ns_per_cycle: f64,
     cost: VerifyCost,
+    loose: OnceLock<VerifyCost>,
+    hw: HwConfig,
+    seed: u64,
     max_reads: u32,
 }
 
@@ -210,8 +215,32 @@ impl GroupModel {
             timing: Timing::new(hw),
             ns_per_cycle: Clock::new(&hw.controller).ns(1),
             cost,
+            loose: OnceLock::new(),
+            hw: hw.clone(),
+            seed,
             max_reads,
         }
+    }
+
+    /// The model's device of column `col` (sigma `sigma`, storing `level`) in tolerance class `class`
+    /// (`None` when the class is not verified).
+    pub fn device_in(&self, class: WvClass, col: u32, sigma: f32, level: u16) -> Option<GroupDevice<'_>> {
+        let cost = match class {
+            WvClass::None => return None,
+            WvClass::Tight => &self.cost,
+            WvClass::Loose => self.loose.get_or_init(|| {
+                VerifyCost::with_tolerance(
+                    &self.hw,
+                    self.seed,
+                    self.hw.program.loose_tolerance(&self.hw.device),
+                )
+            }),
+        };
+        Some(GroupDevice {
+            adc: self.timing.adc_of(col),
+            driver: self.timing.driver_of(col),
+            law: cost.law(sigma, level),
+        })
     }
 
     /// The read laws.
@@ -399,8 +428,9 @@ impl TimeModel {
                         group.clear();
                         current = Some(g);
                     }
-                    if mask.selected(d.layer, d.weight) {
-                        group.add(&self.groups.device(d.col, sigma, d.level));
+                    let class = mask.class(d.layer, d.weight);
+                    if let Some(device) = self.groups.device_in(class, d.col, sigma, d.level) {
+                        group.add(&device);
                     }
                 }
                 total + self.groups.verify_ns(&group)
@@ -511,6 +541,33 @@ mod tests {
                 "fraction {fraction}: {predicted} vs {simulated}"
             );
         }
+        // Tolerance classes: loose weights verify faster than tight ones, and the model follows the
+        // simulator's loose loops too.
+        let classes = Mask::Classes(vec![
+            (0..4800)
+                .map(|i| {
+                    if i % 2 == 0 {
+                        WvClass::Loose
+                    } else {
+                        WvClass::Tight
+                    }
+                })
+                .collect(),
+        ]);
+        let predicted = model.predict_ns(&m, &classes, 1);
+        let options = ProgramOptions {
+            seed: 100,
+            ..ProgramOptions::default()
+        };
+        let simulated = program(&m, &hw, &classes, &options, &mut NullSink)
+            .unwrap()
+            .summary
+            .total_time_ns;
+        assert!(
+            (predicted - simulated).abs() < 0.05 * simulated,
+            "classes: {predicted} vs {simulated}"
+        );
+        assert!(predicted < model.predict_ns(&m, &Mask::All, 1));
         // No mask: the open-loop programming exactly.
         let open: f64 = model.open_loop_ns().iter().sum();
         assert!(open > 0.0);
