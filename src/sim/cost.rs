@@ -106,6 +106,41 @@ impl ReadLaw<'_> {
         }
     }
 
+    /// Calls `f(j, P(r >= j), P(r >= j + 1), P(a SET correction after read j))` for j = 1, 2, ... while
+    /// P(r >= j) > 0, at most `limit` times (the geometric law by running products: no powers).
+    pub fn walk(&self, limit: u32, mut f: impl FnMut(u32, f64, f64, f64)) {
+        match *self {
+            Self::Never => {}
+            Self::Geometric {
+                fail_first,
+                fail_retry,
+                max,
+            } => {
+                let mut pending = 1.0;
+                let mut next = if max >= 2 { fail_first } else { 0.0 };
+                for j in 1..=limit.min(max) {
+                    if pending <= 0.0 {
+                        break;
+                    }
+                    f(j, pending, next, 0.5 * next);
+                    pending = next;
+                    next = if j + 2 <= max { next * fail_retry } else { 0.0 };
+                }
+            }
+            Self::Table { at_least, set_after } => {
+                for j in 1..=limit.min(at_least.len() as u32) {
+                    let pending = at_least[j as usize - 1];
+                    if pending <= 0.0 {
+                        break;
+                    }
+                    let next = at_least.get(j as usize).copied().unwrap_or(0.0);
+                    let set = set_after.get(j as usize - 1).copied().unwrap_or(0.0);
+                    f(j, pending, next, set);
+                }
+            }
+        }
+    }
+
     /// The most reads the law allows (0: never read).
     pub fn max_reads(&self) -> u32 {
         match *self {
@@ -324,6 +359,14 @@ mod tests {
         assert_eq!(law.at_least(101), 0.0);
         let sum: f64 = (1..=100).map(|j| law.at_least(j)).sum();
         assert!((sum - law.mean()).abs() < 1e-9);
+        let mut walked = 0;
+        law.walk(200, |j, pending, next, set| {
+            walked += 1;
+            assert!((pending - law.at_least(j)).abs() < 1e-12 * law.at_least(j).max(1e-300));
+            assert!((next - law.at_least(j + 1)).abs() < 1e-12 * next.max(1e-300));
+            assert_eq!(set, 0.5 * next);
+        });
+        assert_eq!(walked, 100);
         assert_eq!(cost.expected_reads(0.0, 0), 1.0);
         // One read, one pulse share per extra read: 10 ns / 16 ADCs, (5 + 100) ns / 32 drivers.
         let r = cost.expected_reads(0.3, 0);
@@ -346,6 +389,15 @@ mod tests {
         let set: f64 = (1..law.max_reads()).map(|j| law.set_after(j)).sum();
         let pulses: f64 = (2..=law.max_reads()).map(|j| law.at_least(j)).sum();
         assert!(set > 0.0 && set <= pulses + 1e-12, "{set} vs {pulses}");
+        let mut walked = 0;
+        law.walk(u32::MAX, |j, pending, next, s| {
+            walked += 1;
+            assert_eq!(
+                (pending, next, s),
+                (law.at_least(j), law.at_least(j + 1), law.set_after(j))
+            );
+        });
+        assert_eq!(walked, law.max_reads());
     }
 
     #[test]

@@ -321,18 +321,21 @@ impl GroupState {
         }
         self.devices += 1;
         let (adc, driver) = (d.adc as usize, d.driver as usize);
-        for j in 0..self.iterations {
-            let pending = d.law.at_least(j as u32 + 1);
-            if pending <= 0.0 {
-                break;
-            }
-            self.none_pending[j] *= 1.0 - pending;
-            self.pending[j * self.adcs + adc].add(pending);
-            let set = d.law.set_after(j as u32 + 1);
-            let reset = (d.law.at_least(j as u32 + 2) - set).max(0.0);
-            self.set_pulses[j * self.drivers + driver].add(set);
-            self.reset_pulses[j * self.drivers + driver].add(reset);
-        }
+        let (adcs, drivers, limit) = (self.adcs, self.drivers, self.iterations as u32);
+        let Self {
+            none_pending,
+            pending,
+            set_pulses,
+            reset_pulses,
+            ..
+        } = self;
+        d.law.walk(limit, |j, at_j, next, set| {
+            let j = j as usize - 1;
+            none_pending[j] *= 1.0 - at_j;
+            pending[j * adcs + adc].add(at_j);
+            set_pulses[j * drivers + driver].add(set);
+            reset_pulses[j * drivers + driver].add((next - set).max(0.0));
+        });
     }
 
     /// Devices selected.
