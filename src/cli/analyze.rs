@@ -2,7 +2,7 @@
 //! writes `sensitivity.csv` and the write-verify mask `mask.safetensors` that `uswim program --mask` reads.
 
 use super::BadInput;
-use super::args::{HwArgs, OutDir, SeedArg, method_parser};
+use super::args::{HwArgs, NormalizeArg, OutDir, SeedArg, method_parser};
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use uswim::experiment::selection::{self, KnownChip};
 use uswim::experiment::target;
 use uswim::experiment::time_select::TimeOrder;
 use uswim::map::{LayerWeights, Mapped};
-use uswim::nn::{Dataset, Split, model_file};
+use uswim::nn::{Split, model_file};
 use uswim::sensitivity::{self, Budget, Method, ScoreOptions, Scores, Selection, WeightDeviceInfo};
 use uswim::sim::Mask;
 use uswim::sim::predict::{GroupModel, STATED_ERROR, TimeModel};
@@ -50,6 +50,8 @@ pub struct AnalyzeArgs {
     /// Dataset name (mnist, fashion-mnist) or folder of IDX files; calibration uses its training split.
     #[arg(long, value_name = "NAME|DIR", alias = "dataset", default_value = "mnist")]
     data: String,
+    #[command(flatten)]
+    normalize: NormalizeArg,
     /// The hardware (its mapping and variation map give the device-aware scores their sigmas).
     #[command(flatten)]
     hw: HwArgs,
@@ -125,7 +127,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     }
     let hw = args.hw.load()?;
     let (net, _) = model_file::load(args.arch.as_deref(), &args.model)?;
-    let mut calib = Dataset::load(&args.data, Split::Train)?;
+    let mut calib = args.normalize.load(&args.data, Split::Train)?;
     calib.truncate(args.calib_samples);
     let mapped = Mapped::new(&LayerWeights::of_network(&net), &hw)
         .map_err(|e| BadInput(format!("{} on {}: {e}", args.model.display(), args.hw.hw)))?;
@@ -254,7 +256,7 @@ fn accuracy_target(
             BadInput("--max-drop needs --mc-runs >= 2 (an interval) and --test-images >= 1".into()).into(),
         );
     }
-    let mut test = Dataset::load(&args.data, Split::Test)?;
+    let mut test = args.normalize.load(&args.data, Split::Test)?;
     test.truncate(args.test_images);
     let engine =
         Engine::new(net, mapped, hw, Some(curvature), Some(&test)).map_err(|f| anyhow::anyhow!(f.message))?;

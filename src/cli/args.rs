@@ -4,6 +4,7 @@
 //! - [`GlobalArgs`]: `-v`, `-q/--quiet`, `--threads`, accepted before or after the subcommand.
 //! - [`HwArgs`]: `--hw FILE|PRESET` (default: the [`DEFAULT_PRESET`]) and `--set KEY=VALUE`.
 //! - [`SeedArg`]: `--seed` (default [`DEFAULT_SEED`]).
+//! - [`NormalizeArg`]: `--normalize MEANS,STDS` on every command that loads a dataset.
 //! - [`OutDir`]: `--out DIR`, always a folder (default `out/COMMAND`); commands that write one file take
 //!   `-o/--output FILE` instead.
 
@@ -11,6 +12,9 @@ use clap::Args;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use std::path::PathBuf;
 use uswim::config::{self, ConfigError, DEFAULT_PRESET, HwConfig, Override};
+use uswim::error::InputError;
+use uswim::nn::normalize::{self, Normalization};
+use uswim::nn::{Dataset, Split};
 use uswim::sensitivity::Method;
 
 /// The seed of every command that draws random numbers, unless `--seed` says otherwise (the sweep specs'
@@ -72,6 +76,27 @@ pub struct SeedArg {
     /// Seed of every random draw; the same seed gives the same results for any thread count.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_SEED)]
     pub seed: u64,
+}
+
+/// Per-channel normalisation of the images of a command's dataset.
+#[derive(Debug, Clone, Args)]
+pub struct NormalizeArg {
+    /// Normalise the images per channel after scaling bytes to [0, 1], (x - mean) / std as torchvision's
+    /// Normalize: the C means then the C stds (two numbers apply to every channel), e.g. 0.1307,0.3081.
+    #[arg(long, value_name = "MEANS,STDS", value_parser = parse_normalization)]
+    pub normalize: Option<Normalization>,
+}
+
+impl NormalizeArg {
+    /// Loads `split` of the dataset `spec`, normalised if asked.
+    pub fn load(&self, spec: &str, split: Split) -> Result<Dataset, InputError> {
+        normalize::load(spec, split, self.normalize.as_ref())
+    }
+}
+
+/// Parses `--normalize` (clap reports a bad value with the flag's name and exit status 2).
+pub fn parse_normalization(text: &str) -> Result<Normalization, String> {
+    Normalization::parse(text, "--normalize").map_err(|e| e.problem)
 }
 
 /// The output folder of a command.

@@ -1,9 +1,10 @@
 //! `uswim eval`: clean (noise-free) test accuracy of a model file.
 
+use super::args::NormalizeArg;
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
-use uswim::nn::{Dataset, Split, model_file};
+use uswim::nn::{Split, model_file};
 
 /// Arguments of `uswim eval`.
 #[derive(Debug, Args)]
@@ -21,6 +22,8 @@ pub struct EvalArgs {
     /// Dataset name (mnist, fashion-mnist) or folder of IDX files; the test split is used.
     #[arg(long, value_name = "NAME|DIR", alias = "dataset", default_value = "mnist")]
     data: String,
+    #[command(flatten)]
+    normalize: NormalizeArg,
     /// Also print one JSON object on the last line (accuracy_pct in percent, images, correct, ...).
     #[arg(long)]
     json: bool,
@@ -30,7 +33,7 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let (net, _) = model_file::load(args.arch.as_deref(), &args.model)?;
     let arch = net.arch();
-    let test_set = Dataset::load(&args.data, Split::Test)?;
+    let test_set = args.normalize.load(&args.data, Split::Test)?;
     super::process::require_images(&test_set, "test", &args.data)?;
     let start = Instant::now();
     let acc = net.accuracy(&test_set)?;

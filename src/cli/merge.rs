@@ -13,15 +13,19 @@ pub struct MergeArgs {
     /// Folders holding shard-I-of-N.csv/.json files (all shards of one sweep, in any of them).
     #[arg(value_name = "DIR", required = true)]
     dirs: Vec<PathBuf>,
-    /// The merged CSV (default: results.csv in the first folder): byte-identical to a single run's.
+    /// The merged CSV, alone. Default: results.csv and sweep.json in the first folder, added as one set
+    /// (both or neither), as a single run writes them; the CSV is byte-identical to a single run's.
     #[arg(short, long, value_name = "FILE", alias = "out")]
     output: Option<PathBuf>,
 }
 
 /// Runs `uswim merge`.
 pub fn run(args: MergeArgs) -> anyhow::Result<()> {
-    let out = args.output.unwrap_or_else(|| args.dirs[0].join("results.csv"));
-    let report = shard_merge::merge(&args.dirs, &out).map_err(|e| {
+    let merged = match &args.output {
+        Some(out) => shard_merge::merge(&args.dirs, out),
+        None => shard_merge::merge_into_folder(&args.dirs, &args.dirs[0]),
+    };
+    let report = merged.map_err(|e| {
         if e.is_bad_input() {
             anyhow::Error::new(super::BadInput(e.to_string()))
         } else {

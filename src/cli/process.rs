@@ -134,20 +134,37 @@ const TYPICAL_ITERATIONS: f64 = 1.5;
 /// Above this estimated size, a device trace is announced with a warning.
 pub const LARGE_TRACE_BYTES: f64 = 1e9;
 
-/// Warns when a device-level trace of `devices` traced devices is estimated above
-/// [`LARGE_TRACE_BYTES`] or above the free space of `out`: one open-loop pulse plus a read and a pulse
-/// per verify iteration, each a row of [`DEVICE_ROW_BYTES`].
-pub fn warn_if_trace_is_large(devices: f64, out: &OutDir) {
-    let estimate = devices * (1.0 + 2.0 * TYPICAL_ITERATIONS) * DEVICE_ROW_BYTES;
+/// The estimated size of a device-level trace of `devices` traced devices, in bytes: one open-loop
+/// pulse plus a read and a pulse per verify iteration, each a row of [`DEVICE_ROW_BYTES`].
+pub fn device_trace_estimate_bytes(devices: f64) -> f64 {
+    devices * (1.0 + 2.0 * TYPICAL_ITERATIONS) * DEVICE_ROW_BYTES
+}
+
+/// Checks, before any work, that a device-level trace of `devices` traced devices fits: an estimate
+/// above the free space of `out`'s file system is refused (bad input, exit 2, with both figures), one
+/// above [`LARGE_TRACE_BYTES`] that fits is announced with a warning.
+pub fn check_trace_room(devices: f64, out: &OutDir) -> anyhow::Result<()> {
+    let estimate = device_trace_estimate_bytes(devices);
     let free = out.free_bytes().map(|b| b as f64);
-    if estimate > LARGE_TRACE_BYTES || free.is_some_and(|f| estimate > f) {
+    let keep_a_part = "--trace-sample F or --trace-arrays LIST keep a part of it, --trace-level phase none";
+    if let Some(free) = free.filter(|&f| estimate > f) {
+        return Err(anyhow::Error::new(super::BadInput(format!(
+            "--out {}: the device trace of {devices:.0} devices is estimated at {:.2} GB, more than the \
+             {:.2} GB free on its file system; nothing was run ({keep_a_part})",
+            out.final_path().display(),
+            estimate / 1e9,
+            free / 1e9
+        ))));
+    }
+    if estimate > LARGE_TRACE_BYTES {
         let room = free.map_or(String::new(), |f| format!(" ({:.1} GB free)", f / 1e9));
         let _ = writeln!(
             io::stderr().lock(),
-            "warning: the device trace of {devices:.0} devices is estimated at {:.1} GB{room}; --trace-sample F or --trace-arrays LIST keep a part of it",
+            "warning: the device trace of {devices:.0} devices is estimated at {:.1} GB{room}; {keep_a_part}",
             estimate / 1e9
         );
     }
+    Ok(())
 }
 
 #[cfg(test)]

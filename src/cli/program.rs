@@ -76,6 +76,10 @@ pub struct ProgramArgs {
     /// the traced chip's read-back weights, and with --mc-runs the Monte-Carlo chips'.
     #[arg(long, value_name = "NAME|DIR", alias = "dataset")]
     data: Option<String>,
+    /// With --data: normalise its images per channel after scaling bytes to [0, 1], (x - mean) / std:
+    /// the C means then the C stds (two numbers apply to every channel), e.g. 0.1307,0.3081.
+    #[arg(long, value_name = "MEANS,STDS", requires = "data", value_parser = super::args::parse_normalization)]
+    normalize: Option<uswim::nn::normalize::Normalization>,
     /// With --data: Monte-Carlo chips programmed with the same mask (chip r from (--seed, r)), each
     /// one's accuracy, time and energy from its one programming, into accuracy.csv.
     #[arg(long, value_name = "N", requires = "data")]
@@ -131,7 +135,7 @@ pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let staged = super::process::begin_out(&out, "program")?;
     if filter.level == TraceLevel::Device {
         let share = filter.sample.unwrap_or(1.0);
-        super::process::warn_if_trace_is_large(mapped.num_devices() as f64 * share, &staged);
+        super::process::check_trace_room(mapped.num_devices() as f64 * share, &staged)?;
     }
     let events = match args.trace_level.level() {
         TraceLevel::Off => None,
@@ -196,6 +200,7 @@ pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             seed,
             traced: &result,
             data,
+            normalize: args.normalize.as_ref(),
             test_images: args.test_images,
             mc_runs: args.mc_runs,
             out: staged.path(),

@@ -13,7 +13,7 @@ use std::path::Path;
 use uswim::config::HwConfig;
 use uswim::eval::{Evaluator, run_seed};
 use uswim::map::{Mapped, read_back};
-use uswim::nn::{Dataset, Network, Split};
+use uswim::nn::{Network, Split};
 use uswim::sim::{Mask, ProgramResult};
 use uswim::trace::atomic::AtomicFile;
 
@@ -33,6 +33,8 @@ pub struct Request<'a> {
     pub traced: &'a ProgramResult,
     /// Dataset name or folder.
     pub data: &'a str,
+    /// Per-channel normalisation of its images (`--normalize`).
+    pub normalize: Option<&'a uswim::nn::normalize::Normalization>,
     /// Test images (default: all).
     pub test_images: Option<usize>,
     /// Monte-Carlo chips.
@@ -61,7 +63,7 @@ struct Row {
 pub fn report(r: &Request<'_>) -> anyhow::Result<String> {
     use std::fmt::Write as _;
     let mut text = String::new();
-    let mut test = Dataset::load(r.data, Split::Test)?;
+    let mut test = uswim::nn::normalize::load(r.data, Split::Test, r.normalize)?;
     if let Some(n) = r.test_images {
         if n == 0 {
             return Err(super::BadInput("--test-images: 0; allowed: at least 1".into()).into());

@@ -1,7 +1,7 @@
 //! `uswim reproduce`: the U-SWIM experiment on the embedded defaults.
 
 use super::BadInput;
-use super::args::{GlobalArgs, OutDir, SeedArg, method_parser, parse_overrides};
+use super::args::{GlobalArgs, NormalizeArg, OutDir, SeedArg, method_parser, parse_overrides};
 use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -13,7 +13,7 @@ use uswim::experiment::reproduce::{
 };
 use uswim::experiment::reproduce_report::{self as report, Context};
 use uswim::experiment::selection::{self, Knowledge};
-use uswim::nn::{Dataset, Split, model_file};
+use uswim::nn::{Split, model_file};
 use uswim::sensitivity::Method;
 
 /// Monte-Carlo runs per point of the default run.
@@ -57,6 +57,8 @@ pub struct ReproduceArgs {
     /// Dataset name (mnist, fashion-mnist) or folder of IDX files.
     #[arg(long, value_name = "NAME|DIR", alias = "dataset", default_value = "mnist")]
     data: String,
+    #[command(flatten)]
+    normalize: NormalizeArg,
     /// Configuration of the variation settings (a preset or TOML file; statistical or pulse-level): each
     /// Monte-Carlo chip is programmed once with it, and accuracy, time and energy come from that chip;
     /// its variation maps are replaced per setting.
@@ -200,9 +202,9 @@ pub fn run(args: ReproduceArgs, global: &GlobalArgs) -> anyhow::Result<()> {
 
     let model = resolve(&args.model);
     let (net, _) = model_file::load(args.arch.as_deref(), &model)?;
-    let mut calib = Dataset::load(&args.data, Split::Train)?;
+    let mut calib = args.normalize.load(&args.data, Split::Train)?;
     calib.truncate(args.calib_samples);
-    let mut test = Dataset::load(&args.data, Split::Test)?;
+    let mut test = args.normalize.load(&args.data, Split::Test)?;
     if let Some(n) = args.test_images {
         if n == 0 {
             return Err(BadInput("--test-images: 0; allowed: at least 1".into()).into());

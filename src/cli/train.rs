@@ -1,6 +1,6 @@
 //! `uswim train`: train a zoo architecture on a dataset and save it as safetensors.
 
-use super::args::{GlobalArgs, SeedArg};
+use super::args::{GlobalArgs, NormalizeArg, SeedArg};
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 use uswim::nn::train::{TrainConfig, Trainer};
-use uswim::nn::{Dataset, Split, model_file, zoo};
+use uswim::nn::{Split, model_file, zoo};
 
 /// Arguments of `uswim train`.
 #[derive(Debug, Args)]
@@ -22,6 +22,8 @@ pub struct TrainArgs {
     /// Dataset name (mnist, fashion-mnist) or folder of IDX files.
     #[arg(long, value_name = "NAME|DIR", alias = "dataset", default_value = "mnist")]
     data: String,
+    #[command(flatten)]
+    normalize: NormalizeArg,
     /// Passes over the training set.
     #[arg(long, default_value_t = 1)]
     epochs: usize,
@@ -50,8 +52,8 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         seed,
     };
     config.validate()?;
-    let train_set = Dataset::load(&args.data, Split::Train)?;
-    let test_set = Dataset::load(&args.data, Split::Test)?;
+    let train_set = args.normalize.load(&args.data, Split::Train)?;
+    let test_set = args.normalize.load(&args.data, Split::Test)?;
     net.check_dataset(&test_set)?;
     net.initialize(seed);
     let mut trainer = Trainer::new(&net, &train_set, &config)?;

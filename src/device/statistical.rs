@@ -146,7 +146,7 @@ impl DeviceModel for Statistical {
 
     /// With `outcome = "gaussian"` the final error becomes N(0, (R sigma_wv)^2) (one normal draw);
     /// otherwise nothing changes and nothing is drawn.
-    #[inline]
+    #[inline(always)]
     fn settle<R: Rng + ?Sized>(&self, state: &mut DeviceState, target_us: f32, rng: &mut R) {
         if self.gaussian_outcome {
             let z = self.normal.sample(rng);

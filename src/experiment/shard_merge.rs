@@ -3,12 +3,17 @@
 //! Every `shard-I-of-N.json` in the given folders is read; the shards must come from the same sweep
 //! (format, uswim version, spec hash, grid size, shard count and columns all equal), each shard 0..N
 //! must be present exactly once, and each shard's CSV must hold exactly its points (p mod N = I) with
-//! the recorded header. Anything else is an error naming the files: never a silently short result.
+//! the recorded header, and its rows must hash to what its metadata records. Anything else is an error
+//! naming the files: never a silently short result.
+//!
+//! The merge streams: every shard's CSV is open at once and read one row at a time in point order, so
+//! memory does not grow with the grid (one row per shard, whatever the number of points).
 
-use super::shard::{FORMAT, SweepMeta, parse_shard_file_name};
-use super::sweep::write_csv;
+use super::shard::{FORMAT, RowsHash, SweepMeta, parse_shard_file_name};
 use super::sweep_error::SweepError;
 use crate::error::InputError;
+use crate::trace::atomic::{self, AtomicFile};
+use crate::trace::out_dir_shared::FileSet;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -105,8 +110,72 @@ pub struct MergeReport {
     pub spec_hash: String,
 }
 
-/// Merges the shards found in `dirs` into `out` (written atomically).
+/// Merges the shards found in `dirs` into the CSV `out` (written atomically), nothing else.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
+    let shards = check_shards(dirs)?;
+    let mut file = AtomicFile::create(out).map_err(|e| SweepError::io(out, e))?;
+    let (rows, _) = stream_rows(&shards, &mut file, out)?;
+    file.commit().map_err(|e| SweepError::io(out, e))?;
+    Ok(MergeReport {
+        out: out.to_path_buf(),
+        shards: shards.count,
+        rows,
+        spec_hash: shards.reference.spec_hash.clone(),
+    })
+}
+
+/// Merges the shards found in `dirs` into the folder `dir` as a whole run writes it: `results.csv` and
+/// `sweep.json` (with the rows' hash), added to the folder as one set beside the shards
+/// ([`crate::trace::out_dir_shared`]).
+pub fn merge_into_folder(dirs: &[PathBuf], dir: &Path) -> Result<MergeReport, MergeError> {
+    let start = std::time::Instant::now();
+    let shards = check_shards(dirs)?;
+    let (csv_final, meta_final) = super::sweep::output_paths(dir, None);
+    let set = FileSet::begin(dir, "merge").map_err(|e| {
+        if e.is_bad_input() {
+            MergeError::Unreadable(InputError::new(dir.display().to_string(), "", e.to_string()))
+        } else {
+            MergeError::from(SweepError::io(dir, std::io::Error::other(e.to_string())))
+        }
+    })?;
+    let csv = set.path().join("results.csv");
+    let mut file = AtomicFile::create(&csv).map_err(|e| SweepError::io(&csv_final, e))?;
+    let (rows, hash) = stream_rows(&shards, &mut file, &csv_final)?;
+    file.commit().map_err(|e| SweepError::io(&csv_final, e))?;
+    let reference = &shards.reference;
+    let meta = SweepMeta {
+        shard: super::shard::Shard::WHOLE,
+        rows,
+        csv: "results.csv".into(),
+        wall_time_s: start.elapsed().as_secs_f64() + shards.wall_time_s,
+        rows_hash: hash.hex(),
+        ..reference.clone()
+    };
+    let meta_path = set.path().join("sweep.json");
+    atomic::write_bytes(&meta_path, meta.to_json().as_bytes()).map_err(|e| SweepError::io(&meta_final, e))?;
+    set.commit().map_err(|e| SweepError::io(dir, e))?;
+    Ok(MergeReport {
+        out: csv_final,
+        shards: shards.count,
+        rows,
+        spec_hash: reference.spec_hash.clone(),
+    })
+}
+
+/// The shards of one sweep, checked to be complete and consistent (from their metadata alone).
+struct Shards {
+    /// The first shard's metadata, which every other one matches.
+    reference: SweepMeta,
+    /// The shard count.
+    count: u32,
+    /// Each shard's metadata path and metadata, by index.
+    by_index: Vec<(PathBuf, SweepMeta)>,
+    /// The shards' wall times, summed.
+    wall_time_s: f64,
+}
+
+/// Finds the shards in `dirs` and checks that they form exactly one sweep (module documentation).
+fn check_shards(dirs: &[PathBuf]) -> Result<Shards, MergeError> {
     let metas = find_shards(dirs)?;
     let Some((reference_path, reference)) = metas.first().cloned() else {
         return Err(MergeError::NoShards { dirs: dirs.to_vec() });
@@ -171,23 +240,193 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
         });
     }
 
-    let grid = reference.grid_points;
-    let mut rows: Vec<Option<Vec<String>>> = vec![None; grid];
-    for (path, meta) in by_index.values() {
-        for (point, row) in read_rows(path, meta, grid)? {
-            rows[point] = Some(row);
+    let wall_time_s = by_index.values().map(|(_, m)| m.wall_time_s).sum();
+    Ok(Shards {
+        reference,
+        count,
+        by_index: by_index.into_values().collect(),
+        wall_time_s,
+    })
+}
+
+/// Writes the merged CSV into `out` (named `target` in errors), reading every shard's CSV at once, one
+/// row at a time in point order (point p from shard p mod N), so that memory does not grow with the
+/// grid. Every shard is checked while streaming: its header, exactly its points in order, and the hash
+/// of its rows against its metadata. Returns the rows written and their hash.
+fn stream_rows(
+    shards: &Shards,
+    out: &mut impl std::io::Write,
+    target: &Path,
+) -> Result<(usize, RowsHash), MergeError> {
+    raise_open_file_limit(shards.by_index.len(), target)?;
+    let mut streams = shards
+        .by_index
+        .iter()
+        .map(|(path, meta)| ShardStream::open(path, meta))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out);
+    let write_error = |e: csv::Error| MergeError::from(SweepError::io(target, std::io::Error::other(e)));
+    writer
+        .write_record(&shards.reference.columns)
+        .map_err(write_error)?;
+    let mut hash = RowsHash::default();
+    let grid = shards.reference.grid_points;
+    for point in 0..grid {
+        let stream = &mut streams[point % shards.count as usize];
+        let record = stream.next_row(point, grid)?;
+        hash.add(record.iter());
+        writer.write_record(record).map_err(write_error)?;
+    }
+    for stream in &mut streams {
+        stream.finish()?;
+    }
+    writer
+        .flush()
+        .map_err(|e| MergeError::from(SweepError::io(target, e)))?;
+    Ok((grid, hash))
+}
+
+/// Lets the process open one file per shard (raising its soft limit up to the hard one); an error
+/// naming the limit when even that is too low.
+fn raise_open_file_limit(files: usize, target: &Path) -> Result<(), MergeError> {
+    #[cfg(unix)]
+    {
+        let needed = files as u64 + 64;
+        // SAFETY: getrlimit/setrlimit read and write the struct we own.
+        let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+            return Ok(());
+        }
+        #[allow(clippy::useless_conversion)]
+        let (soft, hard) = (u64::from(limit.rlim_cur), u64::from(limit.rlim_max));
+        if needed <= soft {
+            return Ok(());
+        }
+        if needed <= hard {
+            limit.rlim_cur = needed as libc::rlim_t;
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == 0 {
+                return Ok(());
+            }
+        }
+        Err(MergeError::from(SweepError::io(
+            target,
+            std::io::Error::other(format!(
+                "merging {files} shards reads {files} files at once, above this system's limit of \
+                 {hard} open files; raise it (`ulimit -n {needed}`)"
+            )),
+        )))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (files, target);
+        Ok(())
+    }
+}
+
+/// One shard's CSV, read one row at a time and checked against its metadata as it goes.
+struct ShardStream {
+    path: PathBuf,
+    meta: SweepMeta,
+    reader: csv::Reader<std::fs::File>,
+    record: csv::StringRecord,
+    rows: usize,
+    hash: RowsHash,
+}
+
+impl ShardStream {
+    /// Opens the CSV of the shard whose metadata is `meta_path` and checks its header.
+    fn open(meta_path: &Path, meta: &SweepMeta) -> Result<Self, MergeError> {
+        let path = meta.csv_path(meta_path);
+        let rows_error = |problem: String| MergeError::Rows {
+            file: path.clone(),
+            problem,
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_path(&path)
+            .map_err(|e| rows_error(format!("cannot read: {e}")))?;
+        let header = reader
+            .headers()
+            .map_err(|e| rows_error(format!("cannot read the header: {e}")))?;
+        if !header.iter().eq(meta.columns.iter().map(String::as_str)) {
+            return Err(rows_error(
+                "its header differs from the columns recorded in its metadata".into(),
+            ));
+        }
+        Ok(Self {
+            path,
+            meta: meta.clone(),
+            reader,
+            record: csv::StringRecord::new(),
+            rows: 0,
+            hash: RowsHash::default(),
+        })
+    }
+
+    fn error(&self, problem: String) -> MergeError {
+        MergeError::Rows {
+            file: self.path.clone(),
+            problem,
         }
     }
-    // Every shard contributed exactly its points and the shards partition the grid, so every row is set.
-    let rows: Vec<Vec<String>> = rows.into_iter().flatten().collect();
-    debug_assert_eq!(rows.len(), grid);
-    write_csv(out, &reference.columns, rows.iter())?;
-    Ok(MergeReport {
-        out: out.to_path_buf(),
-        shards: count,
-        rows: rows.len(),
-        spec_hash: reference.spec_hash,
-    })
+
+    /// The shard's next row, which must be point `want` of a grid of `grid` points.
+    fn next_row(&mut self, want: usize, grid: usize) -> Result<&csv::StringRecord, MergeError> {
+        let line = self.rows + 1;
+        let more = self
+            .reader
+            .read_record(&mut self.record)
+            .map_err(|e| self.error(format!("row {line}: {e}")))?;
+        if !more {
+            return Err(self.error(format!(
+                "{} rows, but shard {} has {} points (first missing: point {want}); the file is truncated",
+                self.rows,
+                self.meta.shard,
+                self.meta.shard.len(grid)
+            )));
+        }
+        let point: usize = self
+            .record
+            .get(0)
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| self.error(format!("row {line}: the point column is not an index")))?;
+        if point != want {
+            return Err(self.error(format!(
+                "row {line} is point {point}, expected point {want} (shard {} holds points = {} mod {})",
+                self.meta.shard, self.meta.shard.index, self.meta.shard.count
+            )));
+        }
+        self.rows += 1;
+        self.hash.add(self.record.iter());
+        Ok(&self.record)
+    }
+
+    /// Checks that no row is left and that the rows hash to what the metadata records.
+    fn finish(&mut self) -> Result<(), MergeError> {
+        let mut extra = csv::StringRecord::new();
+        if self
+            .reader
+            .read_record(&mut extra)
+            .map_err(|e| self.error(format!("row {}: {e}", self.rows + 1)))?
+        {
+            return Err(self.error(format!(
+                "row {} (point {}) is one row too many",
+                self.rows + 1,
+                extra.get(0).unwrap_or("?")
+            )));
+        }
+        if !self.meta.rows_hash.is_empty() && self.hash.hex() != self.meta.rows_hash {
+            return Err(self.error(format!(
+                "its rows hash to {}, but its metadata records {}: the CSV was changed or belongs to \
+                 another run",
+                self.hash.hex(),
+                self.meta.rows_hash
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Every shard metadata file in `dirs` (each folder once), sorted by folder order then file name.
@@ -239,82 +478,6 @@ fn find_shards(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, SweepMeta)>, MergeError
         }
     }
     Ok(found)
-}
-
-/// The rows of one shard's CSV, checked against its metadata: the header, and exactly the shard's
-/// points in increasing order.
-fn read_rows(
-    meta_path: &Path,
-    meta: &SweepMeta,
-    grid: usize,
-) -> Result<Vec<(usize, Vec<String>)>, MergeError> {
-    let path = meta.csv_path(meta_path);
-    let rows_error = |problem: String| MergeError::Rows {
-        file: path.clone(),
-        problem,
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_path(&path)
-        .map_err(|e| rows_error(format!("cannot read: {e}")))?;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| rows_error(format!("cannot read the header: {e}")))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    if header != meta.columns {
-        return Err(rows_error(
-            "its header differs from the columns recorded in its metadata".into(),
-        ));
-    }
-    let mut expected = meta.shard.points(grid);
-    let mut rows = Vec::with_capacity(meta.shard.len(grid));
-    let mut hash = super::shard::RowsHash::default();
-    for (line, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| rows_error(format!("row {}: {e}", line + 1)))?;
-        let point: usize = record
-            .get(0)
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| rows_error(format!("row {}: the point column is not an index", line + 1)))?;
-        match expected.next() {
-            Some(want) if want == point => {}
-            Some(want) => {
-                return Err(rows_error(format!(
-                    "row {} is point {point}, expected point {want} (shard {} holds points = {} mod {})",
-                    line + 1,
-                    meta.shard,
-                    meta.shard.index,
-                    meta.shard.count
-                )));
-            }
-            None => {
-                return Err(rows_error(format!(
-                    "row {} (point {point}) is one row too many",
-                    line + 1
-                )));
-            }
-        }
-        hash.add(record.iter());
-        rows.push((point, record.iter().map(str::to_string).collect()));
-    }
-    if let Some(want) = expected.next() {
-        return Err(rows_error(format!(
-            "{} rows, but shard {} has {} points (first missing: point {want}); the file is truncated",
-            rows.len(),
-            meta.shard,
-            meta.shard.len(grid)
-        )));
-    }
-    if !meta.rows_hash.is_empty() && hash.hex() != meta.rows_hash {
-        return Err(rows_error(format!(
-            "its rows hash to {}, but its metadata records {}: the CSV was changed or belongs to \
-             another run",
-            hash.hex(),
-            meta.rows_hash
-        )));
-    }
-    Ok(rows)
 }
 
 /// Indices as compact ranges: `0, 2-4, 7`.

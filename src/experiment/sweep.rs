@@ -4,7 +4,9 @@
 //!
 //! Output, in the output folder: `results.csv` and `sweep.json` for a whole run, or
 //! `shard-I-of-N.csv` and `shard-I-of-N.json` for a shard ([`super::shard`]); `uswim merge` joins shards
-//! into the `results.csv` a whole run writes, byte for byte.
+//! into the `results.csv` a whole run writes, byte for byte. The CSV and its JSON are one set: they
+//! appear in the folder together or not at all ([`crate::trace::out_dir_shared`]), and a `kill -9` at
+//! any instant leaves the folder's previous sets as they were.
 //!
 //! CSV columns: [`FIXED_COLUMNS`] (`point`, `seed`, `model`, `method`, `fraction`), then
 //! [`SweepSpec::axis_columns`], then [`metric_columns`], then [`ACCURACY_COLUMNS`] when `mc_runs` > 0
@@ -28,7 +30,9 @@ use super::sweep_spec::SweepSpec;
 use crate::error::InputError;
 use crate::nn::{Dataset, Split};
 use crate::trace::atomic::{self, AtomicFile};
-use crate::trace::out_dir::{self, OutputLock};
+use crate::trace::fault;
+use crate::trace::out_dir::{self, OutDirError, OutputLock};
+use crate::trace::out_dir_shared::{FileSet, remove_work_dir_if_empty, work_dir};
 use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -111,13 +115,42 @@ pub fn output_paths(out_dir: &Path, shard: Option<Shard>) -> (PathBuf, PathBuf) 
     }
 }
 
-/// The partial results file of the results CSV `csv`: `NAME.partial` beside it.
-pub fn partial_path(csv: &Path) -> PathBuf {
-    let name = csv
-        .file_name()
+/// The partial results file of a run (or shard) into `out_dir`: `NAME.csv.partial` in the folder's work
+/// folder ([`work_dir`]), outside the output folder, which changes only whole.
+pub fn partial_path(out_dir: &Path, shard: Option<Shard>) -> PathBuf {
+    let (csv, _) = output_paths(out_dir, shard);
+    let work = work_dir(out_dir).unwrap_or_else(|_| out_dir.with_extension("uswim-work"));
+    work.join(format!("{}.partial", file_name(&csv)))
+}
+
+/// The last component of `path` as text.
+fn file_name(path: &Path) -> String {
+    path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    csv.with_file_name(format!("{name}.partial"))
+        .unwrap_or_default()
+}
+
+/// Locks the outputs of one run (a shard's, or the whole grid's) for as long as it runs, with a lock file
+/// beside its partial results: a second run of the same outputs fails at once. The work folder is
+/// created if missing (again if another run removed it meanwhile).
+fn lock_outputs(partial: &Path, csv: &Path) -> Result<OutputLock, OutDirError> {
+    let work = partial.parent().unwrap_or(Path::new("."));
+    let lock = work.join(format!(".{}.uswim-lock", out_dir::stem(&file_name(csv))));
+    let mut tries = 0;
+    loop {
+        std::fs::create_dir_all(work).map_err(|e| OutDirError::Io {
+            action: format!("cannot create {}", work.display()),
+            error: e,
+        })?;
+        match OutputLock::acquire(&lock, csv) {
+            Err(OutDirError::Io { error, .. })
+                if error.kind() == std::io::ErrorKind::NotFound && tries < 5 =>
+            {
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Builds and checks the configuration of every point of the shard, chunk by chunk (nothing is kept, so
@@ -171,7 +204,7 @@ pub fn prepare(
     if analyze {
         prepare_scores(spec, &grid.scored_models, &mut models)?;
     } else if !grid.scored_models.is_empty() {
-        Dataset::load(&spec.data, Split::Train)
+        crate::nn::normalize::load(&spec.data, Split::Train, spec.normalize.as_ref())
             .map_err(|e| SweepError::spec(&spec.file, "data", e.to_string()))?;
     }
     let test = load_test_set(spec, &models)?;
@@ -180,33 +213,40 @@ pub fn prepare(
 
 /// Runs the sweep (or its shard) and writes its CSV and metadata into `out_dir`.
 ///
-/// Before any work, the folder is created and the shard's outputs locked (a second run of the same
-/// outputs fails at once). Points run in chunks of [`chunk_points`]; each finished chunk is appended to
-/// the partial file ([`partial_path`]) and synced, followed by a marker line, so that a crash keeps
-/// every finished chunk and `resume` continues after the last one. At the end the CSV is written from
-/// the partial file (streamed, not held in memory), then the metadata with the rows' hash, then the
-/// partial file is removed.
+/// Before any work, the folder is checked, its staging folder created (proving the location writable)
+/// and the shard's outputs locked (a second run of the same outputs fails at once). Points run in chunks
+/// of [`chunk_points`]; each finished chunk is appended to the partial file ([`partial_path`]) and
+/// synced, followed by a marker line (a chunk without its marker, cut by a crash or a full disk, is
+/// dropped), so that a crash keeps every finished chunk and `resume` continues after the last one. At
+/// the end the CSV is written from the partial file (streamed, not held in memory) and the metadata with
+/// the rows' hash beside it into the staging folder, the pair is committed into `out_dir` as one set,
+/// and the partial file is removed.
 pub fn run(spec: &SweepSpec, out_dir: &Path, options: &SweepOptions<'_>) -> Result<SweepReport, SweepError> {
+    let report = run_locked(spec, out_dir, options);
+    // The work folder goes once no run uses it (an interrupted run's partial results keep it).
+    remove_work_dir_if_empty(out_dir);
+    report
+}
+
+/// [`run`], holding the lock of its outputs until it returns.
+fn run_locked(
+    spec: &SweepSpec,
+    out_dir: &Path,
+    options: &SweepOptions<'_>,
+) -> Result<SweepReport, SweepError> {
     let start = Instant::now();
     let shard = options.shard.unwrap_or(Shard::WHOLE);
     let (csv_path, meta_path) = output_paths(out_dir, options.shard);
-    std::fs::create_dir_all(out_dir).map_err(|e| {
-        SweepError::io(
-            out_dir,
-            std::io::Error::new(e.kind(), format!("--out: cannot create the folder: {e}")),
-        )
-    })?;
-    let lock_path = csv_path.with_file_name(format!(
-        ".{}.uswim-lock",
-        out_dir::stem(&csv_path.file_name().unwrap_or_default().to_string_lossy())
-    ));
-    let _lock = OutputLock::acquire(&lock_path, &csv_path).map_err(|e| {
+    let out_error = |e: OutDirError, path: &Path| {
         if e.is_bad_input() {
             SweepError::spec(&spec.file, "--out", e.to_string())
         } else {
-            SweepError::io(&lock_path, std::io::Error::other(e.to_string()))
+            SweepError::io(path, std::io::Error::other(e.to_string()))
         }
-    })?;
+    };
+    let set = FileSet::begin(out_dir, "sweep").map_err(|e| out_error(e, out_dir))?;
+    let partial_file = partial_path(out_dir, options.shard);
+    let _lock = lock_outputs(&partial_file, &csv_path).map_err(|e| out_error(e, &partial_file))?;
     let grid = check_grid(spec, shard)?;
     let (models, test) = prepare(spec, &grid, true)?;
     let accuracy = test.as_ref().map(|test| AccuracyRuns {
@@ -214,7 +254,7 @@ pub fn run(spec: &SweepSpec, out_dir: &Path, options: &SweepOptions<'_>) -> Resu
         runs: spec.mc_runs,
     });
     let columns = header(spec);
-    let mut partial = Partial::open(&partial_path(&csv_path), spec, shard, &columns, options.resume)?;
+    let mut partial = Partial::open(&partial_file, spec, shard, &columns, options.resume)?;
     let resumed_rows = partial.rows;
     let mut indices = shard.points(spec.len()).skip(partial.rows);
     loop {
@@ -235,7 +275,9 @@ pub fn run(spec: &SweepSpec, out_dir: &Path, options: &SweepOptions<'_>) -> Resu
         let rows: Vec<Vec<String>> = rows.into_iter().collect::<Result<_, _>>()?;
         partial.append(&rows)?;
     }
-    let (rows, rows_hash) = partial.finish(&csv_path)?;
+    let staged_csv = set.path().join(file_name(&csv_path));
+    let staged_meta = set.path().join(file_name(&meta_path));
+    let (rows, rows_hash) = partial.finish(&staged_csv)?;
     let wall_time_s = start.elapsed().as_secs_f64();
     let meta = SweepMeta {
         format: FORMAT.to_string(),
@@ -255,8 +297,9 @@ pub fn run(spec: &SweepSpec, out_dir: &Path, options: &SweepOptions<'_>) -> Resu
         threads: rayon::current_num_threads(),
         rows_hash: rows_hash.hex(),
     };
-    atomic::write_bytes(&meta_path, meta.to_json().as_bytes()).map_err(|e| SweepError::io(&meta_path, e))?;
-    let partial_file = partial_path(&csv_path);
+    atomic::write_bytes(&staged_meta, meta.to_json().as_bytes())
+        .map_err(|e| SweepError::io(&meta_path, e))?;
+    set.commit().map_err(|e| SweepError::io(out_dir, e))?;
     std::fs::remove_file(&partial_file).map_err(|e| SweepError::io(&partial_file, e))?;
     Ok(SweepReport {
         csv: csv_path,
@@ -343,8 +386,13 @@ impl Partial {
             });
         }
         let mut file = std::fs::File::create(path).map_err(io)?;
-        file.write_all(&head).map_err(io)?;
-        file.sync_data().map_err(io)?;
+        let written = fault::charge_write(head.len())
+            .and_then(|()| file.write_all(&head))
+            .and_then(|()| file.sync_data());
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(path);
+            return Err(io(e));
+        }
         Ok(Self {
             path: path.to_path_buf(),
             file,
@@ -360,8 +408,22 @@ impl Partial {
         }
         bytes.extend_from_slice(format!("{CHUNK_END}{}\n", rows.len()).as_bytes());
         let io = |e: std::io::Error| SweepError::io(&self.path, e);
-        self.file.write_all(&bytes).map_err(io)?;
-        self.file.sync_data().map_err(io)?;
+        let before = self.file.stream_position().map_err(io)?;
+        let written = fault::charge_write(bytes.len())
+            .and_then(|()| self.file.write_all(&bytes))
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            // A full disk mid-chunk: cut the half-written chunk off, so the file stays resumable (or,
+            // holding no finished point, goes).
+            let _ = self.file.set_len(before);
+            if self.rows == 0 {
+                let _ = std::fs::remove_file(&self.path);
+            }
+            return Err(io(std::io::Error::new(
+                e.kind(),
+                format!("{e} (the finished points are kept: rerun with --resume to continue)"),
+            )));
+        }
         self.rows += rows.len();
         Ok(())
     }
@@ -446,7 +508,7 @@ fn prepare_scores(spec: &SweepSpec, scored: &[String], models: &mut Models) -> R
     if scored.is_empty() {
         return Ok(());
     }
-    let mut calib = Dataset::load(&spec.data, Split::Train)
+    let mut calib = crate::nn::normalize::load(&spec.data, Split::Train, spec.normalize.as_ref())
         .map_err(|e| SweepError::spec(&spec.file, "data", e.to_string()))?;
     calib.truncate(spec.calib_samples);
     for name in scored {
@@ -464,7 +526,7 @@ fn load_test_set(spec: &SweepSpec, models: &Models) -> Result<Option<Dataset>, S
     if spec.mc_runs == 0 {
         return Ok(None);
     }
-    let mut test = Dataset::load(&spec.data, Split::Test)
+    let mut test = crate::nn::normalize::load(&spec.data, Split::Test, spec.normalize.as_ref())
         .map_err(|e| SweepError::spec(&spec.file, "data", e.to_string()))?;
     if let Some(n) = spec.test_images {
         test.truncate(n);
@@ -486,28 +548,4 @@ fn load_test_set(spec: &SweepSpec, models: &Models) -> Result<Option<Dataset>, S
             .map_err(|e| SweepError::spec(&spec.file, format!("model {name}"), e.to_string()))?;
     }
     Ok(Some(test))
-}
-
-/// Writes a results CSV atomically (the exact bytes `uswim merge` reproduces): a header, then the rows,
-/// quoted only where needed, `\n` line ends.
-pub fn write_csv<'a, R>(
-    path: &Path,
-    columns: &[String],
-    rows: impl Iterator<Item = &'a R>,
-) -> Result<(), SweepError>
-where
-    R: AsRef<[String]> + 'a,
-{
-    let io = |e: std::io::Error| SweepError::io(path, e);
-    let file = AtomicFile::create(path).map_err(io)?;
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(file);
-    let csv_err = |e: csv::Error| SweepError::io(path, std::io::Error::other(e));
-    writer.write_record(columns).map_err(csv_err)?;
-    for row in rows {
-        writer.write_record(row.as_ref()).map_err(csv_err)?;
-    }
-    let file = writer.into_inner().map_err(|e| io(e.into_error()))?;
-    file.commit().map_err(io)
 }

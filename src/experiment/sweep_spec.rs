@@ -9,6 +9,7 @@
 //! method = "uswim"                 # selection score, used when 0 < fraction < 1
 //! fraction = 1.0                   # fraction of weights write-verified (1 = full write-verify)
 //! data = "mnist"                   # calibration set (scored methods), and test set of `mc_runs`
+//! normalize = "0.1307,0.3081"      # per-channel (x - mean) / std of `data`, like --normalize (optional)
 //! calib_samples = 1000             # its first N training images
 //! mc_runs = 0                      # > 0: Monte-Carlo accuracy runs per point (needs `data`)
 //! test_images = 10000              # accuracy on the first N test images of `data` (default: all)
@@ -40,6 +41,7 @@
 use super::selection::{DEFAULT_CHARACTERISE_CYCLES, Knowledge};
 use super::sweep_error::SweepError;
 use crate::config::{self, HwConfig};
+use crate::nn::normalize::Normalization;
 use crate::rng::{self, Purpose};
 use crate::sensitivity::Method;
 use rand::Rng;
@@ -82,6 +84,8 @@ struct SpecFile {
     characterise_cycles: Option<u32>,
     #[serde(default)]
     data: Option<String>,
+    #[serde(default)]
+    normalize: Option<String>,
     #[serde(default = "default_calib_samples")]
     calib_samples: usize,
     #[serde(default)]
@@ -169,6 +173,8 @@ pub struct SweepSpec {
     /// Calibration set of the sensitivity pass (a dataset name or folder), for scored methods, and the
     /// test set of the accuracy runs.
     pub data: String,
+    /// Per-channel normalisation of `data`'s images (the `normalize` key, like `--normalize`).
+    pub normalize: Option<Normalization>,
     /// Calibration images (the first ones of the training split).
     pub calib_samples: usize,
     /// Monte-Carlo accuracy runs per point; 0 (the default) writes no accuracy columns.
@@ -400,6 +406,12 @@ impl SweepSpec {
             raw.characterise_cycles.unwrap_or(DEFAULT_CHARACTERISE_CYCLES),
         )
         .map_err(|e| err("knowledge", e.to_string()))?;
+        let normalize = raw
+            .normalize
+            .as_deref()
+            .map(|text| Normalization::parse(text, "normalize"))
+            .transpose()
+            .map_err(|e| err("normalize", format!("{}: {}", e.field, e.problem)))?;
         let name = raw.name.unwrap_or_else(|| {
             Path::new(file)
                 .file_stem()
@@ -418,6 +430,7 @@ impl SweepSpec {
             knowledge,
             common_seed: raw.common_seed,
             data: raw.data.unwrap_or_else(default_data),
+            normalize,
             calib_samples: raw.calib_samples,
             mc_runs: raw.mc_runs,
             test_images: raw.test_images,
@@ -588,6 +601,10 @@ impl SweepSpec {
         t.insert("seed".into(), toml::Value::String(self.seed.to_string()));
         t.insert("common_seed".into(), toml::Value::Boolean(self.common_seed));
         t.insert("data".into(), toml::Value::String(self.data.clone()));
+        // Only when given, so that the hashes of specs without the key stay as they were.
+        if let Some(n) = &self.normalize {
+            t.insert("normalize".into(), toml::Value::String(n.text().to_string()));
+        }
         // Only when not the default, so that the hashes of specs without the key stay as they were.
         if self.knowledge != Knowledge::Prior {
             t.insert(

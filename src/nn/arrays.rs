@@ -91,7 +91,10 @@ pub fn parse_npy(bytes: &[u8], source: &str) -> Result<NdArray, InputError> {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse().map_err(|_| bad("malformed shape")))
         .collect::<Result<_, _>>()?;
-    let n: usize = shape.iter().product();
+    let n = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| bad(&format!("shape {shape:?} holds more elements than memory")))?;
     let body = &bytes[start + len..];
     let (kind, size) = match descr.trim_start_matches(['<', '|', '=']) {
         "u1" => ('u', 1),
@@ -111,11 +114,11 @@ pub fn parse_npy(bytes: &[u8], source: &str) -> Result<NdArray, InputError> {
             )));
         }
     };
-    if body.len() != n * size {
+    if n.checked_mul(size) != Some(body.len()) {
         return Err(bad(&format!(
             "{} data bytes for shape {shape:?} of {descr} ({} expected)",
             body.len(),
-            n * size
+            n.saturating_mul(size)
         )));
     }
     let int = |c: &[u8]| -> i64 {
@@ -370,25 +373,6 @@ fn to_labels(spec: &str, name: &str, a: NdArray, n: usize) -> Result<Vec<u8>, In
         .collect()
 }
 
-/// Parses `--normalize MEAN,...,STD,...`: `2 C` numbers, the `C` means then the `C` standard
-/// deviations (two numbers apply to every channel).
-pub fn parse_normalize(text: &str) -> Result<(Vec<f32>, Vec<f32>), InputError> {
-    let values: Vec<f32> = text
-        .split(',')
-        .map(|v| v.trim().parse::<f32>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| InputError::new("--normalize", text, "expected numbers: the means then the stds"))?;
-    if values.is_empty() || values.len() % 2 != 0 {
-        return Err(InputError::new(
-            "--normalize",
-            text,
-            "expected an even count: C means then C stds (e.g. 0.5,0.25 or 0.49,0.48,0.45,0.25,0.24,0.26)",
-        ));
-    }
-    let (m, s) = values.split_at(values.len() / 2);
-    Ok((m.to_vec(), s.to_vec()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,13 +405,5 @@ mod tests {
         assert!(e.contains("8 data bytes for shape [3]"), "{e}");
         assert!(parse_npy(b"PK\x03\x04 zip", "t").is_err());
         assert!(parse_npy(&npy(">f8", "(1,)", &[0; 8]), "t").is_err());
-    }
-
-    #[test]
-    fn normalize_takes_means_then_stds() {
-        assert_eq!(parse_normalize("0.5,0.25").unwrap(), (vec![0.5], vec![0.25]));
-        assert_eq!(parse_normalize("1,2,3,4,5,6").unwrap().1, vec![4.0, 5.0, 6.0]);
-        assert!(parse_normalize("1,2,3").is_err());
-        assert!(parse_normalize("a,b").is_err());
     }
 }

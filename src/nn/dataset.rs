@@ -41,6 +41,9 @@ pub struct Dataset {
     name: String,
     images: Array4<f32>,
     labels: Vec<u8>,
+    /// Whether [`Dataset::normalize`] was applied (by the file's own `mean` and `std` arrays or by
+    /// `--normalize`): a second normalisation is refused.
+    normalized: bool,
 }
 
 impl Dataset {
@@ -55,7 +58,12 @@ impl Dataset {
             ));
         }
         let images = images.as_standard_layout().into_owned();
-        Ok(Self { name, images, labels })
+        Ok(Self {
+            name,
+            images,
+            labels,
+            normalized: false,
+        })
     }
 
     /// Loads `split` of the dataset named or located by `spec` (see the module docs); an `.npz`,
@@ -106,6 +114,13 @@ impl Dataset {
     /// Normalises every image per channel, `(x - mean[c]) / std[c]` (torchvision's `Normalize`); one
     /// mean and one std apply to every channel. Errors name the count expected.
     pub fn normalize(&mut self, mean: &[f32], std: &[f32]) -> Result<(), InputError> {
+        if self.normalized {
+            return Err(InputError::new(
+                &self.name,
+                "normalize",
+                "the images are normalised already (by the file's mean and std arrays): normalise once",
+            ));
+        }
         let channels = self.images.shape()[1];
         let fits = |v: &[f32]| v.len() == channels || v.len() == 1;
         if !fits(mean) || !fits(std) {
@@ -132,6 +147,7 @@ impl Dataset {
                 plane.mapv_inplace(|v| (v - m) / s);
             }
         }
+        self.normalized = true;
         Ok(())
     }
 

@@ -6,7 +6,7 @@
 //! [`network`] (parameters, batched parallel inference, tape-based backward), [`builder`] (layer by
 //! layer under PyTorch names),
 //! [`loss`] (softmax cross-entropy), [`zoo`] (mlp, lenet, convnet, resnet18), [`optim`] and
-//! [`train`] (Adam, mini-batches), [`timing`] and [`layer_file`] (weights and shapes for timing only), [`model_file`] (safetensors I/O; `.onnx` files go to [`onnx`]), [`dataset`] (IDX, by name or path), [`arrays`] (npz, npy, safetensors datasets).
+//! [`train`] (Adam, mini-batches), [`timing`] and [`layer_file`] (weights and shapes for timing only), [`model_file`] (safetensors I/O; `.onnx` files go to [`onnx`]), [`dataset`] (IDX, by name or path), [`arrays`] (npz, npy, safetensors datasets), [`normalize`] (`--normalize`).
 //!
 //! Invariants: weights are kept in PyTorch layout (`[out, in, kh, kw]`, `[out, in]`) and names, so what
 //! the mapping and the sensitivity analyzer index is what PyTorch indexes; every parallel reduction
@@ -22,6 +22,7 @@ pub mod layers;
 pub mod loss;
 pub mod model_file;
 pub mod network;
+pub mod normalize;
 pub mod onnx;
 pub mod optim;
 pub mod param;

@@ -13,8 +13,11 @@
 //!    the busiest driver has pulses of that polarity.
 //!
 //! Devices are independent, so running each device's whole loop at once gives the same physics as
-//! interleaving them iteration by iteration; the script records, per iteration, the devices read and
-//! pulsed, the busiest ADC's conversions, the pulse slots and the energy, which is all the timeline needs.
+//! interleaving them iteration by iteration. A [`Tally`] counts, as the loops run, how many devices of each
+//! ADC stopped after r reads and how many SET and RESET pulses each driver gives after read j; from it
+//! follow each iteration's devices read and pulsed, the busiest ADC's conversions and the pulse slots.
+//! Every array sums them into its busy time; a traced array also keeps them (with the phase energies)
+//! as the script the timeline plays.
 //!
 //! Random streams: the open-loop writes (and device instantiation) of array a draw from
 //! `stream(seed, Program, a)`, the verify loops from `substream(seed, Program, a, 1)`. The open-loop
@@ -121,6 +124,27 @@ impl Timing {
     }
 }
 
+/// The peripherals a column is bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ColumnUnits {
+    /// Its ADC.
+    pub adc: u32,
+    /// Its write driver.
+    pub driver: u32,
+}
+
+impl ColumnUnits {
+    /// The ADC and driver of every column of an array timed by `timing`, in column order.
+    pub fn of(timing: &Timing) -> Vec<ColumnUnits> {
+        (0..timing.cols)
+            .map(|col| ColumnUnits {
+                adc: timing.adc_of(col),
+                driver: timing.driver_of(col),
+            })
+            .collect()
+    }
+}
+
 /// One verify iteration of a row group.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub(crate) struct Iteration {
@@ -220,9 +244,11 @@ pub(crate) struct ArrayRun {
     pub array: u32,
     /// Layer index.
     pub layer: u32,
-    /// Row groups, in order.
+    /// Busy time: the sum of every phase of every row group.
+    pub cycles: Cycle,
+    /// Row groups, in order (traced arrays only: an untraced array is played as one busy span).
     pub groups: Vec<Group>,
-    /// Verify iterations of all groups.
+    /// Verify iterations of all groups (traced arrays only).
     pub iterations: Vec<Iteration>,
     /// Device events (device-level traces only), sorted by (group, phase, offset).
     pub records: Vec<DeviceRecord>,
@@ -245,6 +271,8 @@ pub(crate) struct ArrayProgrammer<'a> {
     pub wv_loose: Option<WriteVerify>,
     pub variation: VariationMap,
     pub timing: Timing,
+    /// The ADC and driver of each column ([`ColumnUnits::of`]): looked up, not divided, per device.
+    pub column_units: Vec<ColumnUnits>,
     pub seed: u64,
     /// Whether selected devices are verified (false for the `open_loop` scheme).
     pub verify: bool,
@@ -259,24 +287,13 @@ struct Tracing {
     devices: bool,
 }
 
-/// The two random streams of an array and the scratch of a row group's verify loops (kept across
+/// The two random streams of an array and the counters of a row group's verify loops (kept across
 /// groups so that no group allocates).
 struct Streams {
     write: rng::Stream,
     verify: rng::Stream,
-    scratch: VerifyScratch,
-}
-
-/// One selected device's verify loop as the timing needs it.
-#[derive(Debug, Clone, Copy)]
-struct Verified {
-    /// Its ADC and write driver.
-    adc: u32,
-    driver: u32,
-    /// Verify reads made.
-    reads: u32,
-    /// Index of its first pulse's polarity in [`VerifyScratch::polarities`].
-    first_pulse: u32,
+    tally: Tally,
+    ranks: Ranks,
 }
 
 /// Per (iteration, peripheral, kind) counters of a device-traced group: the next conversion of an ADC,
@@ -307,131 +324,97 @@ impl Ranks {
     }
 }
 
-/// Per-group scratch of the verify loops.
+/// The counters of a row group's verify loops from which each iteration's length follows: how many
+/// devices of each ADC stopped after r reads, and how many SET and RESET pulses each driver gives after
+/// read j. One increment per device and one per pulse, in the loop that runs the devices; no second pass
+/// over the devices and no sort.
+///
+/// With n_a(r) the devices of ADC a that made exactly r reads, ADC a converts
+/// pending_a(j) = sum over r >= j of n_a(r) devices in read j, and the read lasts the busiest ADC's
+/// max_a pending_a(j) conversions. Pulse phase j lasts max_d SET_d(j) + max_d RESET_d(j) slots.
 #[derive(Debug, Default)]
-struct VerifyScratch {
-    /// The selected devices of the group, in device order.
-    devices: Vec<Verified>,
-    /// The polarity of every correction pulse, device after device (pulse j of a device follows read j).
-    polarities: Vec<Polarity>,
-    /// A permutation of `devices` grouped by peripheral (ADC, then driver), see [`VerifyScratch::bucket`].
-    order: Vec<u32>,
-    /// Where each peripheral's devices start in `order` (one more entry than peripherals).
-    starts: Vec<u32>,
-    /// The next free position of each peripheral while bucketing.
-    fill: Vec<u32>,
-    /// One ADC's read counts, sorted descending.
-    unit_reads: Vec<u32>,
-    /// Per rank k: the largest k-th largest read count over the ADCs.
-    kth_reads: Vec<u32>,
-    /// Per iteration of one driver: its SET and RESET pulses.
-    driver_pulses: Vec<[u32; 2]>,
-    /// Per iteration: the busiest driver's SET and RESET pulses.
-    busiest_pulses: Vec<[u32; 2]>,
-    /// Device-traced groups: the ranks of reads and pulses on their peripherals.
-    ranks: Ranks,
+struct Tally {
+    adcs: usize,
+    drivers: usize,
+    /// `stopped[(r - 1) * adcs + a]` = n_a(r); all zero between groups.
+    stopped: Vec<u32>,
+    /// `pulses[((j - 1) * drivers + d) * 2 + p]`: pulses of polarity index p by driver d after read j; all
+    /// zero between groups.
+    pulses: Vec<u32>,
+    /// The most reads any device of the group made.
+    longest: usize,
+    /// Per ADC, its pending devices while [`Tally::finish`] walks the iterations down.
+    pending: Vec<u32>,
+    /// Per iteration of the last finished group: the busiest driver's RESET pulses.
+    busiest_reset: Vec<u32>,
 }
 
-impl VerifyScratch {
-    fn clear(&mut self) {
-        self.devices.clear();
-        self.polarities.clear();
+impl Tally {
+    /// Starts a group on an array of `adcs` ADCs and `drivers` write drivers.
+    fn start(&mut self, adcs: u32, drivers: u32) {
+        self.adcs = adcs.max(1) as usize;
+        self.drivers = drivers.max(1) as usize;
+        self.longest = 0;
     }
 
-    /// Orders the devices by `unit` (a counting sort, stable: no comparison sort in the per-row path) into
-    /// `order`, with `starts[u]..starts[u + 1]` the positions of unit u.
-    fn bucket(&mut self, units: u32, unit: impl Fn(&Verified) -> u32) {
-        self.starts.clear();
-        self.starts.resize(units as usize + 1, 0);
-        for d in &self.devices {
-            self.starts[unit(d) as usize + 1] += 1;
+    /// A pulse of `polarity` by `driver` after read `j` (1-based) of its device.
+    #[inline(always)]
+    fn pulse(&mut self, j: u32, driver: u32, polarity: Polarity) {
+        let index = ((j as usize - 1) * self.drivers + driver as usize) * 2 + polarity.index();
+        if index >= self.pulses.len() {
+            self.pulses
+                .resize((index + 1).next_multiple_of(2 * self.drivers), 0);
         }
-        for u in 0..units as usize {
-            self.starts[u + 1] += self.starts[u];
-        }
-        self.order.clear();
-        self.order.resize(self.devices.len(), 0);
-        self.fill.clear();
-        self.fill.extend_from_slice(&self.starts[..units as usize]);
-        for (i, d) in self.devices.iter().enumerate() {
-            let u = unit(d) as usize;
-            self.order[self.fill[u] as usize] = i as u32;
-            self.fill[u] += 1;
-        }
+        self.pulses[index] += 1;
     }
 
-    /// Fills `iterations` (one per verify read of the group's longest loop, pending and pulses counted)
-    /// with the busiest ADC's conversions and the pulse slots of every iteration; `adcs` and `drivers`
-    /// are the peripherals per array.
-    fn schedule(&mut self, iterations: &mut [Iteration], adcs: u32, drivers: u32) {
-        if self.devices.is_empty() {
-            return;
+    /// A device on `adc` whose loop made `reads` reads (>= 1).
+    #[inline]
+    fn stopped(&mut self, adc: u32, reads: u32) {
+        let index = (reads as usize - 1) * self.adcs + adc as usize;
+        if index >= self.stopped.len() {
+            self.stopped.resize((index + 1).next_multiple_of(self.adcs), 0);
         }
-        // Reads: the ADC a has pending_a(j) = #{its devices with reads >= j}. With r_a(k) its k-th largest
-        // read count and R(k) = max over a of r_a(k), the busiest ADC has #{k : R(k) >= j} pending.
-        self.bucket(adcs, |d| d.adc);
-        self.kth_reads.clear();
-        for u in 0..adcs as usize {
-            let (start, end) = (self.starts[u] as usize, self.starts[u + 1] as usize);
-            self.unit_reads.clear();
-            self.unit_reads.extend(
-                self.order[start..end]
-                    .iter()
-                    .map(|&i| self.devices[i as usize].reads),
-            );
-            // A handful of devices per ADC: an insertion sort, descending.
-            for i in 1..self.unit_reads.len() {
-                let mut k = i;
-                while k > 0 && self.unit_reads[k - 1] < self.unit_reads[k] {
-                    self.unit_reads.swap(k - 1, k);
-                    k -= 1;
+        self.stopped[index] += 1;
+        self.longest = self.longest.max(reads as usize);
+    }
+
+    /// Fills `iterations` (one per read of the group's longest loop) with the devices read and pulsed,
+    /// the busiest ADC's conversions and the pulse slots, and zeroes the counters for the next group.
+    fn finish(&mut self, iterations: &mut [Iteration]) {
+        debug_assert_eq!(iterations.len(), self.longest);
+        self.pending.clear();
+        self.pending.resize(self.adcs, 0);
+        for (j, it) in iterations.iter_mut().enumerate().rev() {
+            let stopped = &mut self.stopped[j * self.adcs..(j + 1) * self.adcs];
+            let (mut total, mut busiest) = (0u32, 0u32);
+            for (pending, n) in self.pending.iter_mut().zip(stopped.iter_mut()) {
+                *pending += *n;
+                *n = 0;
+                total += *pending;
+                busiest = busiest.max(*pending);
+            }
+            it.pending = total;
+            it.conversions = busiest;
+        }
+        self.busiest_reset.clear();
+        let per_iteration = 2 * self.drivers;
+        for j in 0..iterations.len() {
+            // The devices pulsed after read j are those read again.
+            let pulsed = iterations.get(j + 1).map_or(0, |next| next.pending);
+            let (mut set, mut reset) = (0u32, 0u32);
+            if let Some(counts) = self.pulses.get_mut(j * per_iteration..(j + 1) * per_iteration) {
+                for pair in counts.chunks_exact_mut(2) {
+                    set = set.max(pair[0]);
+                    reset = reset.max(pair[1]);
+                    pair[0] = 0;
+                    pair[1] = 0;
                 }
             }
-            if self.kth_reads.len() < self.unit_reads.len() {
-                self.kth_reads.resize(self.unit_reads.len(), 0);
-            }
-            for (kth, &r) in self.kth_reads.iter_mut().zip(&self.unit_reads) {
-                *kth = (*kth).max(r);
-            }
-        }
-        let mut ranks = self.kth_reads.len();
-        for (j, it) in iterations.iter_mut().enumerate() {
-            let read = j as u32 + 1;
-            while ranks > 0 && self.kth_reads[ranks - 1] < read {
-                ranks -= 1;
-            }
-            it.conversions = ranks as u32;
-        }
-        // Pulses: per driver and iteration, its SET and RESET pulses; the busiest of each polarity.
-        self.bucket(drivers, |d| d.driver);
-        self.busiest_pulses.clear();
-        self.busiest_pulses.resize(iterations.len(), [0, 0]);
-        for u in 0..drivers as usize {
-            let mine = &self.order[self.starts[u] as usize..self.starts[u + 1] as usize];
-            let longest = mine
-                .iter()
-                .map(|&i| self.devices[i as usize].reads as usize - 1)
-                .max()
-                .unwrap_or(0);
-            self.driver_pulses.clear();
-            self.driver_pulses.resize(longest, [0, 0]);
-            for &i in mine {
-                let d = self.devices[i as usize];
-                let first = d.first_pulse as usize;
-                for (j, p) in self.polarities[first..first + d.reads as usize - 1]
-                    .iter()
-                    .enumerate()
-                {
-                    self.driver_pulses[j][p.index()] += 1;
-                }
-            }
-            for (busiest, mine) in self.busiest_pulses.iter_mut().zip(&self.driver_pulses) {
-                busiest[0] = busiest[0].max(mine[0]);
-                busiest[1] = busiest[1].max(mine[1]);
-            }
-        }
-        for (it, busiest) in iterations.iter_mut().zip(&self.busiest_pulses) {
-            it.slots = busiest[0] + busiest[1];
+            let it = &mut iterations[j];
+            it.pulses = pulsed;
+            it.slots = set + reset;
+            self.busiest_reset.push(reset);
         }
     }
 }
@@ -446,7 +429,8 @@ impl ArrayProgrammer<'_> {
         let mut run = ArrayRun {
             array,
             layer: tile.layer,
-            groups: Vec::with_capacity(tile.rows.div_ceil(self.timing.rows_in_parallel) as usize),
+            cycles: Cycle::ZERO,
+            groups: Vec::new(),
             iterations: Vec::new(),
             records: Vec::new(),
             counts: Counts::default(),
@@ -456,7 +440,8 @@ impl ArrayProgrammer<'_> {
         let mut streams = Streams {
             write: rng::stream(self.seed, Purpose::Program, u64::from(array)),
             verify: rng::substream(self.seed, Purpose::Program, u64::from(array), 1),
-            scratch: VerifyScratch::default(),
+            tally: Tally::default(),
+            ranks: Ranks::default(),
         };
         let tracing = Tracing {
             phases: self.filter.wants_array(array),
@@ -487,7 +472,8 @@ impl ArrayProgrammer<'_> {
         run
     }
 
-    /// Programs one row group and appends its script to `run`.
+    /// Programs one row group, adds its busy time to `run` and, when its phases are traced, appends its
+    /// script.
     #[allow(clippy::too_many_arguments)]
     fn group(
         &self,
@@ -511,7 +497,7 @@ impl ArrayProgrammer<'_> {
         let mut pulse_pj = 0.0;
         for (d, &sigma) in devices.iter().zip(sigmas) {
             let mut state = device.instantiate(sigma, &mut streams.write);
-            let driver = t.driver_of(d.col) as usize;
+            let driver = self.column_units[d.col as usize].driver as usize;
             let report = if !tracing.devices {
                 // Untraced, the sink is a no-op closure that compiles to nothing.
                 device.open_loop_write(&mut state, d.target_us, &mut streams.write, &mut |_| {})
@@ -555,9 +541,14 @@ impl ArrayProgrammer<'_> {
 
         // 2. Program-and-verify of the selected devices, from their open-loop state.
         let first_iteration = run.iterations.len();
-        let scratch = &mut streams.scratch;
-        scratch.clear();
-        scratch.ranks.reset(t.adcs.max(t.drivers));
+        let Streams {
+            verify: rng,
+            tally,
+            ranks,
+            ..
+        } = streams;
+        tally.start(t.adcs, t.drivers);
+        ranks.reset(t.adcs.max(t.drivers));
         if self.verify {
             for (d, state) in devices.iter().zip(states.iter_mut()) {
                 let wv = match self.mask.class(d.layer, d.weight) {
@@ -565,13 +556,12 @@ impl ArrayProgrammer<'_> {
                     WvClass::Loose => self.wv_loose.as_ref().unwrap_or(&self.wv),
                     WvClass::Tight => &self.wv,
                 };
-                let first_pulse = scratch.polarities.len() as u32;
-                let (polarities, ranks) = (&mut scratch.polarities, &mut scratch.ranks);
+                let ColumnUnits { adc, driver } = self.column_units[d.col as usize];
                 let report = if !tracing.phases {
-                    wv.run(state, d.target_us, &mut streams.verify, &mut |e| {
-                        if let DeviceEvent::Pulse { polarity, .. } = e {
-                            polarities.push(polarity);
-                        }
+                    let mut j = 0;
+                    wv.run(state, d.target_us, rng, &mut |e| match e {
+                        DeviceEvent::Read { .. } => j += 1,
+                        DeviceEvent::Pulse { polarity, .. } => tally.pulse(j, driver, polarity),
                     })
                 } else {
                     self.traced_verify(
@@ -580,40 +570,30 @@ impl ArrayProgrammer<'_> {
                         state,
                         group_index,
                         first_iteration,
-                        &mut streams.verify,
+                        rng,
                         tracing,
-                        polarities,
+                        tally,
                         ranks,
                         run,
                     )
                 };
-                scratch.devices.push(Verified {
-                    adc: t.adc_of(d.col),
-                    driver: t.driver_of(d.col),
-                    reads: report.reads,
-                    first_pulse,
-                });
+                tally.stopped(adc, report.reads);
                 run.add_verify(&report, t);
             }
         }
         // Iteration j reads the devices that made at least j reads; the pulses after read j go to those read
         // again.
-        let longest = scratch.devices.iter().map(|v| v.reads).max().unwrap_or(0) as usize;
+        let longest = tally.longest;
         if run.iterations.len() < first_iteration + longest {
             run.iterations
                 .resize(first_iteration + longest, Iteration::default());
         }
-        if !tracing.phases {
-            for v in &scratch.devices {
-                for it in &mut run.iterations[first_iteration..first_iteration + v.reads as usize] {
-                    it.pending += 1;
-                }
-                for it in &mut run.iterations[first_iteration..first_iteration + v.reads as usize - 1] {
-                    it.pulses += 1;
-                }
-            }
-        }
-        scratch.schedule(&mut run.iterations[first_iteration..], t.adcs, t.drivers);
+        let iterations = &mut run.iterations[first_iteration..first_iteration + longest];
+        tally.finish(iterations);
+        let verify_cycles = iterations.iter().fold(Cycle::ZERO, |sum, it| {
+            sum + t.read_cycles(it.conversions) + t.pulse_cycles(it.slots)
+        });
+        run.cycles += t.setup + t.pulse_cycles(max_set + max_reset) + verify_cycles;
         if tracing.phases {
             // Phase energies: the devices' plus the peripherals' of each read and pulse phase.
             for it in &mut run.iterations[first_iteration..] {
@@ -626,7 +606,7 @@ impl ArrayProgrammer<'_> {
             for r in &mut run.records[records_start..] {
                 if let Phase::VerifyPulse(j) = r.phase {
                     let it = run.iterations[first_iteration + j as usize - 1];
-                    let set_slots = it.slots - scratch.busiest_pulses[j as usize - 1][1];
+                    let set_slots = it.slots - tally.busiest_reset[j as usize - 1];
                     let slot = match r.op {
                         DeviceOp::Set => r.offset.0,
                         _ => u64::from(set_slots) + r.offset.0,
@@ -641,18 +621,23 @@ impl ArrayProgrammer<'_> {
         }
         run.counts.rows += 1;
         run.counts.verified_rows += u64::from(longest > 0);
-        run.groups.push(Group {
-            row: devices[0].row,
-            devices: devices.len() as u32,
-            write_slots: max_set + max_reset,
-            write_pulses,
-            write_energy_pj: pulse_pj + write_periph,
-            iterations: first_iteration as u32..(first_iteration + longest) as u32,
-        });
+        if tracing.phases {
+            run.groups.push(Group {
+                row: devices[0].row,
+                devices: devices.len() as u32,
+                write_slots: max_set + max_reset,
+                write_pulses,
+                write_energy_pj: pulse_pj + write_periph,
+                iterations: first_iteration as u32..(first_iteration + longest) as u32,
+            });
+        } else {
+            // An untraced array keeps only its busy time: the iterations were scratch.
+            run.iterations.clear();
+        }
     }
 
-    /// One device's verify loop with its phases traced: counts and energies per iteration, and at device
-    /// level its records (reads placed after their ADC's earlier conversions; pulses provisionally at
+    /// One device's verify loop with its phases traced: its pulses in the tally, energies per iteration,
+    /// and at device level its records (reads placed after their ADC's earlier conversions; pulses provisionally at
     /// their rank among their driver's pulses of the same polarity, placed by the caller).
     #[allow(clippy::too_many_arguments)]
     fn traced_verify(
@@ -664,14 +649,13 @@ impl ArrayProgrammer<'_> {
         first_iteration: usize,
         rng: &mut rng::Stream,
         tracing: Tracing,
-        polarities: &mut Vec<Polarity>,
+        tally: &mut Tally,
         ranks: &mut Ranks,
         run: &mut ArrayRun,
     ) -> VerifyReport {
         let t = &self.timing;
         let device = self.wv.device();
-        let adc = t.adc_of(d.col);
-        let driver = t.driver_of(d.col);
+        let ColumnUnits { adc, driver } = self.column_units[d.col as usize];
         let iterations = &mut run.iterations;
         let records = &mut run.records;
         let mut j = 0usize;
@@ -682,7 +666,6 @@ impl ArrayProgrammer<'_> {
                     iterations.push(Iteration::default());
                 }
                 let it = &mut iterations[first_iteration + j - 1];
-                it.pending += 1;
                 let energy_pj = wv.read_energy_pj(g_us);
                 it.read_energy_pj += energy_pj;
                 if tracing.devices {
@@ -705,9 +688,8 @@ impl ArrayProgrammer<'_> {
                 }
             }
             DeviceEvent::Pulse { polarity, .. } => {
-                polarities.push(polarity);
+                tally.pulse(j as u32, driver, polarity);
                 let it = &mut iterations[first_iteration + j - 1];
-                it.pulses += 1;
                 if let Some(r) = pulse_record(device, group_index, Phase::VerifyPulse(j as u32), d, e) {
                     it.pulse_energy_pj += r.energy_pj;
                     if tracing.devices {

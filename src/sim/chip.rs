@@ -1,11 +1,17 @@
-//! The chip: one event queue, a state machine per busy programming channel, and the scheduler that starts
-//! arrays on `parallel_arrays` channels as they free up (arrays in id order, each on the first channel to
-//! free; at time 0 on channels 0, 1, ...).
+//! The chip: the scheduler that starts arrays on `parallel_arrays` programming channels, and the event
+//! queue that plays the traced arrays' phases in time order.
 //!
-//! Each array's state machine walks its script ([`ArrayRun`]) phase by phase: row setup, open-loop write,
-//! then verify read j and verify pulse j while devices are pending, then the next row group. At the start
-//! of each phase it reports the phase (and, at device level, the phase's device events) to the trace sink
-//! and schedules the phase's end. Events are a closed enum; the queue knows nothing about physics.
+//! Scheduling is list scheduling, decided as arrays arrive: arrays in id order, each on the channel that
+//! frees first (ties to the lowest channel; at cycle 0 on channels 0, 1, ...), for the busy time its
+//! script adds up to ([`ArrayRun::cycles`]). An array's start, end and channel are thus known when it is
+//! loaded, and an untraced array needs no event but its end (which reports it to the sink in time order).
+//!
+//! A traced array's state machine walks its script phase by phase: row setup, open-loop write, then
+//! verify read j and verify pulse j while devices are pending, then the next row group. At the start of
+//! each phase it reports the phase (and, at device level, the phase's device events) to the trace sink
+//! and schedules the next phase. Events at the same cycle play in a fixed order (array ends first, then
+//! phases, each by array id), so the trace never depends on how arrays were batched over threads.
+//! Events are a closed enum; the queue knows nothing about physics.
 
 use super::array::{ArrayRun, Iteration, Phase, Timing};
 use super::queue::EventQueue;
@@ -13,32 +19,33 @@ use super::time::Cycle;
 use crate::map::Mapped;
 use crate::periph::Clock;
 use crate::trace::{ArrayStats, PhaseEvent, PhaseOp, PulseEvent, TraceFilter, TraceSink};
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::io;
 
-/// What happens on the chip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What happens on the chip, in the order events of the same cycle play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
-    /// A channel is free: start the next array on it, if any is left.
-    Start {
-        /// The channel.
-        channel: u32,
+    /// An array is done: report it.
+    Done {
+        /// The array.
+        array: u32,
     },
-    /// The current phase of the array on a channel ends.
-    PhaseEnd {
-        /// The channel.
-        channel: u32,
+    /// The next phase of a traced array begins.
+    Phase {
+        /// The array.
+        array: u32,
     },
 }
 
-/// The state machine of an array being programmed: where it is in its script.
+/// The state machine of a traced array being played: where it is in its script.
 #[derive(Debug)]
 struct Machine {
     run: ArrayRun,
+    channel: u32,
     group: usize,
     phase: Phase,
     record: usize,
-    start: Cycle,
 }
 
 /// One phase as it plays.
@@ -132,9 +139,11 @@ impl Machine {
 #[derive(Debug)]
 pub(crate) struct Chip<'a> {
     queue: EventQueue<Event>,
-    channels: Vec<Option<Machine>>,
+    /// When each channel frees, with its id: the earliest (then the lowest channel) on top.
+    free: BinaryHeap<Reverse<(Cycle, u32)>>,
     next_array: u32,
-    loaded: VecDeque<ArrayRun>,
+    /// The traced arrays being played, by id.
+    machines: BTreeMap<u32, Machine>,
     mapped: &'a Mapped,
     timing: Timing,
     clock: Clock,
@@ -155,15 +164,11 @@ impl<'a> Chip<'a> {
     ) -> Self {
         let arrays = mapped.num_arrays();
         let channels = channels.min(arrays);
-        let mut queue = EventQueue::new();
-        for channel in 0..channels {
-            queue.schedule(Cycle::ZERO, Event::Start { channel });
-        }
         Self {
-            queue,
-            channels: (0..channels).map(|_| None).collect(),
+            queue: EventQueue::new(),
+            free: (0..channels).map(|c| Reverse((Cycle::ZERO, c))).collect(),
             next_array: 0,
-            loaded: VecDeque::new(),
+            machines: BTreeMap::new(),
             mapped,
             timing,
             clock,
@@ -173,65 +178,75 @@ impl<'a> Chip<'a> {
         }
     }
 
-    /// Hands the chip computed arrays, which must be the next ones in id order.
+    /// Hands the chip computed arrays, which must be the next ones in id order: each starts on the
+    /// channel that frees first.
     pub fn load(&mut self, runs: Vec<ArrayRun>) {
-        self.loaded.extend(runs);
-    }
-
-    /// Plays events until every array is done (`true`) or the next array to start has not been loaded
-    /// yet (`false`; nothing has been consumed, so loading it and calling again continues exactly).
-    pub fn run<S: TraceSink>(&mut self, sink: &mut S) -> io::Result<bool> {
-        let arrays = self.mapped.num_arrays();
-        loop {
-            match self.queue.peek() {
-                None => return Ok(true),
-                Some((_, Event::Start { .. })) if self.next_array < arrays && self.loaded.is_empty() => {
-                    return Ok(false);
-                }
-                _ => {}
+        for run in runs {
+            debug_assert_eq!(run.array, self.next_array, "arrays load in id order");
+            self.next_array += 1;
+            let Reverse((start, channel)) = self.free.pop().expect("a chip has a channel");
+            let end = start + run.cycles;
+            self.free.push(Reverse((end, channel)));
+            let array = run.array;
+            let tile = self.mapped.tiles()[array as usize];
+            self.stats[array as usize] = Some(ArrayStats {
+                array,
+                layer: run.layer,
+                channel,
+                rows_used: tile.rows,
+                cols_used: tile.outputs * self.mapped.spec().devices_per_weight(),
+                start_cycle: start.get(),
+                end_cycle: end.get(),
+                start_ns: start.to_ns(&self.clock).get(),
+                end_ns: end.to_ns(&self.clock).get(),
+                counts: run.counts,
+                energy: run.energy,
+            });
+            if let (Some(all), Some(mine)) = (self.conductances_us.as_mut(), run.conductances_us.as_ref()) {
+                let range = self.mapped.device_range(array);
+                all[range.start as usize..range.end as usize].copy_from_slice(mine);
             }
-            let Some((now, event)) = self.queue.pop() else {
-                return Ok(true);
-            };
-            match event {
-                Event::Start { channel } => {
-                    if self.next_array == arrays {
-                        continue;
-                    }
-                    let run = self.loaded.pop_front().expect("checked before popping");
-                    debug_assert_eq!(run.array, self.next_array, "arrays load in id order");
-                    self.next_array += 1;
-                    let machine = Machine {
-                        run,
-                        group: 0,
-                        phase: Phase::Setup,
-                        record: 0,
-                        start: now,
-                    };
-                    self.channels[channel as usize] = Some(machine);
-                    self.begin_phase(channel, now, sink)?;
-                }
-                Event::PhaseEnd { channel } => {
-                    let machine = self.channels[channel as usize]
-                        .as_mut()
-                        .expect("a phase ends on a busy channel");
-                    if machine.advance() {
-                        self.begin_phase(channel, now, sink)?;
-                    } else {
-                        let machine = self.channels[channel as usize].take().expect("busy channel");
-                        self.finish(machine, channel, now, sink)?;
-                        self.queue.schedule(now, Event::Start { channel });
-                    }
-                }
+            if self.filter.wants_array(array) && !run.groups.is_empty() {
+                let machine = Machine {
+                    run,
+                    channel,
+                    group: 0,
+                    phase: Phase::Setup,
+                    record: 0,
+                };
+                self.machines.insert(array, machine);
+                self.queue.schedule(start, Event::Phase { array });
+            } else {
+                self.queue.schedule(end, Event::Done { array });
             }
         }
     }
 
-    /// Reports the phase the machine on `channel` is at and schedules its end.
-    fn begin_phase<S: TraceSink>(&mut self, channel: u32, now: Cycle, sink: &mut S) -> io::Result<()> {
-        let m = self.channels[channel as usize].as_mut().expect("busy channel");
+    /// Plays events until every array is done (`true`), or up to the cycle at which the next array not
+    /// yet loaded would start (`false`; loading it and calling again continues exactly as if it had been
+    /// loaded before).
+    pub fn run<S: TraceSink>(&mut self, sink: &mut S) -> io::Result<bool> {
+        let all_loaded = self.next_array == self.mapped.num_arrays();
+        let horizon = (!all_loaded).then(|| self.free.peek().map_or(Cycle::ZERO, |Reverse((at, _))| *at));
+        while let Some((at, _)) = self.queue.peek() {
+            if horizon.is_some_and(|h| at >= h) {
+                return Ok(false);
+            }
+            let (now, event) = self.queue.pop().expect("peeked");
+            match event {
+                Event::Phase { array } => self.play_phase(array, now, sink)?,
+                Event::Done { array } => {
+                    sink.on_array_done(self.stats[array as usize].as_ref().expect("loaded"))?;
+                }
+            }
+        }
+        Ok(all_loaded)
+    }
+
+    /// Reports the phase the machine of `array` is at and schedules the next one (or the array's end).
+    fn play_phase<S: TraceSink>(&mut self, array: u32, now: Cycle, sink: &mut S) -> io::Result<()> {
+        let m = self.machines.get_mut(&array).expect("a traced array plays");
         let phase = m.played(&self.timing);
-        let array = m.run.array;
         let row = m.run.groups[m.group].row;
         if self.filter.wants_row(array, row) {
             sink.on_phase(&PhaseEvent {
@@ -239,7 +254,7 @@ impl<'a> Chip<'a> {
                 t_ns: now.to_ns(&self.clock).get(),
                 cycles: phase.cycles.get(),
                 array,
-                channel,
+                channel: m.channel,
                 layer: m.run.layer,
                 row,
                 op: phase.op,
@@ -279,33 +294,18 @@ impl<'a> Chip<'a> {
                 energy_pj: r.energy_pj,
             })?;
         }
-        self.queue
-            .schedule(now + phase.cycles, Event::PhaseEnd { channel });
-        Ok(())
-    }
-
-    fn finish<S: TraceSink>(&mut self, m: Machine, channel: u32, now: Cycle, sink: &mut S) -> io::Result<()> {
-        let array = m.run.array;
-        let tile = self.mapped.tiles()[array as usize];
-        let stats = ArrayStats {
-            array,
-            layer: m.run.layer,
-            channel,
-            rows_used: tile.rows,
-            cols_used: tile.outputs * self.mapped.spec().devices_per_weight(),
-            start_cycle: m.start.get(),
-            end_cycle: now.get(),
-            start_ns: m.start.to_ns(&self.clock).get(),
-            end_ns: now.to_ns(&self.clock).get(),
-            counts: m.run.counts,
-            energy: m.run.energy,
-        };
-        if let (Some(all), Some(mine)) = (self.conductances_us.as_mut(), m.run.conductances_us.as_ref()) {
-            let range = self.mapped.device_range(array);
-            all[range.start as usize..range.end as usize].copy_from_slice(mine);
+        let next = now + phase.cycles;
+        if m.advance() {
+            self.queue.schedule(next, Event::Phase { array });
+        } else {
+            debug_assert_eq!(
+                next.get(),
+                self.stats[array as usize].as_ref().expect("loaded").end_cycle,
+                "the phases add up to the array's busy time"
+            );
+            self.machines.remove(&array);
+            self.queue.schedule(next, Event::Done { array });
         }
-        sink.on_array_done(&stats)?;
-        self.stats[array as usize] = Some(stats);
         Ok(())
     }
 

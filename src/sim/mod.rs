@@ -38,7 +38,7 @@ use crate::map::{Mapped, SliceSpec};
 use crate::periph::Clock;
 use crate::trace::{ArrayStats, Counts, Energy, LayerStats, Summary, TraceFilter, TraceLevel, TraceSink};
 use crate::variation::VariationMap;
-use array::{ArrayProgrammer, ArrayRun};
+use array::{ArrayProgrammer, ArrayRun, ColumnUnits};
 use chip::Chip;
 use rayon::prelude::*;
 use std::ops::Range;
@@ -95,6 +95,7 @@ pub fn program<S: TraceSink + Send>(
             .then(|| WriteVerify::with_tolerance(hw, hw.program.loose_tolerance(&hw.device))),
         variation: VariationMap::new(&hw.device.variation, &hw.device, &hw.array),
         timing,
+        column_units: ColumnUnits::of(&timing),
         seed: options.seed,
         verify,
         keep_conductances: options.keep_conductances,

@@ -1,10 +1,12 @@
-//! The global event queue: a binary heap on (cycle, sequence number).
+//! The global event queue: a binary heap on (cycle, event).
 //!
 //! Lifecycle (as in gem5's EventQueue): **build** the queue, **connect** components by giving them the
 //! right to schedule (they call [`EventQueue::schedule`], never touch the heap), **run** by popping events
 //! in time order (time moves only when an event is popped), **finalize** when the queue is empty. Ties at
-//! the same cycle pop first-in-first-out. The queue knows nothing about physics: it orders values of any
-//! closed event `enum`.
+//! the same cycle pop in the events' own order (`E: Ord`), not in the order they were scheduled: the
+//! order of a tie then never depends on when a component happened to schedule its event (in the chip,
+//! on how arrays were batched over threads). The queue knows nothing about physics: it orders values of
+//! any closed event `enum`.
 
 use super::time::Cycle;
 use std::cmp::Reverse;
@@ -12,51 +14,22 @@ use std::collections::BinaryHeap;
 
 /// A time-ordered queue of events of type `E`.
 #[derive(Debug)]
-pub struct EventQueue<E> {
+pub struct EventQueue<E: Ord> {
     now: Cycle,
-    seq: u64,
-    heap: BinaryHeap<Reverse<Entry<E>>>,
+    heap: BinaryHeap<Reverse<(Cycle, E)>>,
 }
 
-#[derive(Debug)]
-struct Entry<E> {
-    at: Cycle,
-    seq: u64,
-    event: E,
-}
-
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-
-impl<E> Eq for Entry<E> {}
-
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl<E> Ord for Entry<E> {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
-impl<E> Default for EventQueue<E> {
+impl<E: Ord> Default for EventQueue<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> EventQueue<E> {
+impl<E: Ord> EventQueue<E> {
     /// An empty queue at cycle 0.
     pub fn new() -> Self {
         Self {
             now: Cycle::ZERO,
-            seq: 0,
             heap: BinaryHeap::new(),
         }
     }
@@ -76,24 +49,19 @@ impl<E> EventQueue<E> {
             "event scheduled in the past: at {at}, now {}",
             self.now
         );
-        self.heap.push(Reverse(Entry {
-            at,
-            seq: self.seq,
-            event,
-        }));
-        self.seq += 1;
+        self.heap.push(Reverse((at, event)));
     }
 
     /// The next event and its cycle, without removing it or moving time.
     pub fn peek(&self) -> Option<(Cycle, &E)> {
-        self.heap.peek().map(|Reverse(e)| (e.at, &e.event))
+        self.heap.peek().map(|Reverse((at, event))| (*at, event))
     }
 
-    /// Removes the next event (earliest cycle, then earliest scheduled) and moves time to it.
+    /// Removes the next event (earliest cycle, then smallest event) and moves time to it.
     pub fn pop(&mut self) -> Option<(Cycle, E)> {
-        let Reverse(e) = self.heap.pop()?;
-        self.now = e.at;
-        Some((e.at, e.event))
+        let Reverse((at, event)) = self.heap.pop()?;
+        self.now = at;
+        Some((at, event))
     }
 
     /// Events waiting.
@@ -112,12 +80,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn events_pop_in_time_order_and_ties_first_in_first_out() {
+    fn events_pop_in_time_order_and_ties_in_event_order_whatever_the_scheduling_order() {
         let mut q = EventQueue::new();
-        q.schedule(Cycle(5), 'a');
-        q.schedule(Cycle(2), 'b');
         q.schedule(Cycle(5), 'c');
         q.schedule(Cycle(2), 'd');
+        q.schedule(Cycle(5), 'a');
+        q.schedule(Cycle(2), 'b');
         assert_eq!(q.peek(), Some((Cycle(2), &'b')));
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(

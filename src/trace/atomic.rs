@@ -6,6 +6,7 @@
 //! (a `kill -9`) is swept by the next [`AtomicFile::create`] in the same folder.
 
 use super::cleanup;
+use super::fault::{self, LimitedFile};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -20,7 +21,7 @@ pub const MAX_TEMP_STEM: usize = 200;
 pub struct AtomicFile {
     final_path: PathBuf,
     temp_path: PathBuf,
-    writer: Option<BufWriter<File>>,
+    writer: Option<BufWriter<LimitedFile>>,
 }
 
 impl AtomicFile {
@@ -49,7 +50,7 @@ impl AtomicFile {
         Ok(Self {
             final_path,
             temp_path,
-            writer: Some(BufWriter::with_capacity(1 << 16, file)),
+            writer: Some(BufWriter::with_capacity(1 << 16, LimitedFile(file))),
         })
     }
 
@@ -61,9 +62,10 @@ impl AtomicFile {
     /// Flushes, syncs and renames the file into place.
     pub fn commit(mut self) -> io::Result<()> {
         let writer = self.writer.take().expect("writer present until commit");
-        let file = writer.into_inner().map_err(|e| e.into_error())?;
+        let LimitedFile(file) = writer.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         drop(file);
+        fault::commit_pause();
         let renamed = std::fs::rename(&self.temp_path, &self.final_path);
         if renamed.is_err() {
             let _ = std::fs::remove_file(&self.temp_path);

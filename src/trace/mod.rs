@@ -9,6 +9,8 @@
 //! - [`reports`]: `arrays.csv`, `layers.csv`, `summary.json`.
 //! - [`atomic`]: every file is written under a temporary name and renamed on success.
 //! - [`out_dir`]: every output folder is staged beside `--out` and moved into place whole.
+//! - [`out_dir_shared`]: a folder several runs add sets of files to (sweep shards) changes whole.
+//! - [`fault`]: test-only fault injection (a full disk, a small file system, a slow commit).
 //! - [`cleanup`]: temporary files are removed on SIGINT/SIGTERM/SIGHUP and swept after a `kill -9`.
 //!
 //! **Invariant:** traces are never held in memory: events stream to their sink as they happen.
@@ -16,8 +18,10 @@
 pub mod atomic;
 pub mod cleanup;
 pub mod events_csv;
+pub mod fault;
 mod num;
 pub mod out_dir;
+pub mod out_dir_shared;
 pub mod record;
 pub mod reports;
 pub mod sink;

@@ -22,6 +22,7 @@
 
 use super::atomic;
 use super::cleanup;
+use super::fault;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -66,7 +67,7 @@ impl OutDirError {
         !matches!(self, OutDirError::Io { .. })
     }
 
-    fn io(action: String, error: io::Error) -> Self {
+    pub(super) fn io(action: String, error: io::Error) -> Self {
         OutDirError::Io { action, error }
     }
 }
@@ -149,15 +150,12 @@ impl OutDir {
                 e,
             )
         })?;
+        check_not_shared(out, command)?;
         check_replaceable(out, known)?;
-        let lock = OutputLock::acquire(&parent.join(format!(".{}.uswim-lock", stem(&name))), out)?;
+        let lock = OutputLock::acquire(&lock_path(&parent, &name), out)?;
         let dir = Self {
             final_dir: out.to_path_buf(),
-            staging: parent.join(format!(
-                "{STAGE_PREFIX}{}-{:016x}",
-                std::process::id(),
-                name_hash(&name)
-            )),
+            staging: staging_path(&parent, &name),
             lock: Some(lock),
             command: command.to_string(),
             known: known.iter().map(|k| k.to_string()).collect(),
@@ -190,25 +188,14 @@ impl OutDir {
 
     /// Writes the manifest and moves the staged set into place in one step (module documentation).
     pub fn commit(mut self) -> io::Result<()> {
-        let mut files: Vec<String> = std::fs::read_dir(&self.staging)?
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n != MANIFEST)
-            .collect();
-        files.sort();
-        let manifest = serde_json::json!({
-            "format": "uswim-output-1",
-            "command": self.command,
-            "uswim_version": env!("CARGO_PKG_VERSION"),
-            "files": files,
-        });
-        atomic::write_bytes(self.staging.join(MANIFEST), format!("{manifest:#}\n").as_bytes())?;
-        sync_dir(&self.staging);
+        write_manifest(&self.staging, &self.command)?;
+        fault::commit_pause();
         if self.final_dir.exists() {
             // Re-checked: a user may have put files into the folder while the run worked.
             let known: Vec<&str> = self.known.iter().map(String::as_str).collect();
             check_replaceable(&self.final_dir, &known).map_err(|e| io::Error::other(e.to_string()))?;
             replace(&self.staging, &self.final_dir)?;
+            fault::commit_pause();
             // The staging path now holds the old set.
             let _ = std::fs::remove_dir_all(&self.staging);
         } else {
@@ -233,6 +220,39 @@ impl Drop for OutDir {
     }
 }
 
+/// Writes the manifest of the files in `staging` (written last, synced with the folder).
+pub(super) fn write_manifest(staging: &Path, command: &str) -> io::Result<()> {
+    let mut files: Vec<String> = std::fs::read_dir(staging)?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != MANIFEST)
+        .collect();
+    files.sort();
+    let manifest = serde_json::json!({
+        "format": "uswim-output-1",
+        "command": command,
+        "uswim_version": env!("CARGO_PKG_VERSION"),
+        "files": files,
+    });
+    atomic::write_bytes(staging.join(MANIFEST), format!("{manifest:#}\n").as_bytes())?;
+    sync_dir(staging);
+    Ok(())
+}
+
+/// The staging folder of the output folder named `name` in `parent`, for this process.
+pub(super) fn staging_path(parent: &Path, name: &str) -> PathBuf {
+    parent.join(format!(
+        "{STAGE_PREFIX}{}-{:016x}",
+        std::process::id(),
+        name_hash(name)
+    ))
+}
+
+/// The lock file of the output folder named `name` in `parent`.
+pub(super) fn lock_path(parent: &Path, name: &str) -> PathBuf {
+    parent.join(format!(".{}.uswim-lock", stem(name)))
+}
+
 /// Whether `name` is one of the `known` outputs (an exact name or a `*.ext` pattern), or a temporary file.
 fn is_known(name: &str, known: &[&str]) -> bool {
     atomic::temp_owner(name).is_some()
@@ -240,6 +260,25 @@ fn is_known(name: &str, known: &[&str]) -> bool {
             Some(suffix) => name.ends_with(suffix),
             None => name == *k,
         })
+}
+
+/// Refuses to replace a folder that several runs add to (a sweep's, per its manifest) by another
+/// command's outputs: it holds the shards of a sweep, which a mistyped `--out` must not delete.
+fn check_not_shared(out: &Path, command: &str) -> Result<(), OutDirError> {
+    let Ok(text) = std::fs::read_to_string(out.join(MANIFEST)) else {
+        return Ok(());
+    };
+    let owner = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|m| m["command"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    if (owner == "sweep" || owner == "merge") && owner != command {
+        return Err(OutDirError::NotAnOutputFolder {
+            path: out.to_path_buf(),
+            problem: format!("holds the outputs of `uswim {owner}`, which `uswim {command}` would delete"),
+        });
+    }
+    Ok(())
 }
 
 /// `out` may be replaced: it does not exist, or it is a uswim output folder (with a manifest), or a
@@ -321,7 +360,7 @@ fn take_lock(lock: &Path, out: &Path) -> Result<(), OutDirError> {
 }
 
 /// Removes staging and old-set folders in `parent` left by processes that no longer run.
-fn sweep_stale_folders(parent: &Path) {
+pub(super) fn sweep_stale_folders(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
     };
@@ -340,7 +379,7 @@ fn sweep_stale_folders(parent: &Path) {
 
 /// Swaps `staging` and `target` atomically where the system can (Linux `renameat2`), else in two
 /// renames with the old set kept under a swept name in between.
-fn replace(staging: &Path, target: &Path) -> io::Result<()> {
+pub(super) fn replace(staging: &Path, target: &Path) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         use std::ffi::CString;
@@ -373,14 +412,17 @@ fn replace(staging: &Path, target: &Path) -> io::Result<()> {
 }
 
 /// Flushes a folder's entries to disk (best effort).
-fn sync_dir(dir: &Path) {
+pub(super) fn sync_dir(dir: &Path) {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
 }
 
-/// Free bytes on the file system of `path`.
+/// Free bytes on the file system of `path` (or `USWIM_FAULT_FREE_BYTES`, a test hook: [`super::fault`]).
 pub fn free_bytes(path: &Path) -> Option<u64> {
+    if let Some(free) = fault::free_bytes_override() {
+        return Some(free);
+    }
     #[cfg(unix)]
     {
         use std::ffi::CString;

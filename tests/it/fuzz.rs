@@ -8,12 +8,14 @@
 //! use; proptest runs everywhere the tests run.)
 //!
 //! Targets: hardware TOML ([`uswim::config::from_toml_str`]), `--set` overrides, sweep specs, safetensors
-//! model files (header and tensors), mask files, IDX datasets. **ONNX and npz** (issue 13, being written
+//! model files (header and tensors), mask files, IDX datasets, shard strings (`--shard i/n` and the Slurm
+//! job-array variables). The corpus layout is described in `tests/fuzz-corpus/README.md`. **ONNX and npz** (issue 13, being written
 //! now) get their targets in the section at the end of this file, following the same pattern.
 
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use uswim::config;
+use uswim::experiment::shard::Shard;
 use uswim::experiment::sweep_spec::SweepSpec;
 use uswim::nn::{Dataset, Split, model_file};
 use uswim::sensitivity;
@@ -338,6 +340,55 @@ proptest! {
     }
 }
 
+/// A shard string: two numbers around a separator, each sometimes huge, negative, spaced or not a number.
+fn arb_shard_text() -> impl Strategy<Value = String> {
+    let number = prop_oneof![
+        (0u32..10).prop_map(|n| n.to_string()),
+        Just("4294967295".to_string()),
+        Just("4294967296".to_string()),
+        Just("18446744073709551616".to_string()),
+        Just("-1".to_string()),
+        Just(" 2 ".to_string()),
+        Just("+3".to_string()),
+        Just("0x10".to_string()),
+        Just(String::new()),
+        "[0-9a-z٣\\-]{0,6}",
+    ];
+    let separator = prop_oneof![Just("/"), Just("//"), Just("-"), Just(" of "), Just("")];
+    (number.clone(), separator, number, any::<bool>())
+        .prop_map(|(i, sep, n, tail)| format!("{i}{sep}{n}{}", if tail { "/1" } else { "" }))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn shard_string_parser_never_panics(text in arb_shard_text()) {
+        if let Ok(shard) = Shard::parse(&text) {
+            // What is accepted is a real shard of any grid.
+            prop_assert!(shard.index < shard.count);
+            prop_assert_eq!(shard.points(100).count(), shard.len(100));
+        }
+    }
+
+    #[test]
+    fn slurm_variables_never_panic(
+        id in proptest::option::of(arb_shard_text()),
+        count in proptest::option::of(arb_shard_text()),
+        min in proptest::option::of(arb_shard_text()),
+    ) {
+        let var = |name: &str| match name {
+            "SLURM_ARRAY_TASK_ID" => id.clone(),
+            "SLURM_ARRAY_TASK_COUNT" => count.clone(),
+            "SLURM_ARRAY_TASK_MIN" => min.clone(),
+            _ => None,
+        };
+        if let Some(Ok(shard)) = Shard::from_slurm(var) {
+            prop_assert!(shard.index < shard.count);
+        }
+    }
+}
+
 #[test]
 fn regression_inputs_of_every_target_are_refused_without_panicking() {
     for (name, bytes) in corpus("hw-toml") {
@@ -364,6 +415,11 @@ fn regression_inputs_of_every_target_are_refused_without_panicking() {
             uswim::experiment::sweep::check_grid(&spec, uswim::experiment::shard::Shard::WHOLE)
         });
         assert!(checked.is_err(), "{name} was accepted");
+    }
+    for (name, bytes) in corpus("shard") {
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            assert!(Shard::parse(line).is_err(), "{name}: `{line}` was accepted");
+        }
     }
     let dir = scratch("corpus");
     for (_, bytes) in corpus("safetensors") {

@@ -21,6 +21,7 @@ mod config;
 mod device;
 mod eval;
 mod fuzz;
+mod fuzz_nn;
 mod map;
 mod nn;
 mod onnx;

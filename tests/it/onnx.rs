@@ -630,4 +630,264 @@ fn mean_and_std_arrays_normalise_per_channel() {
         let want = (raw(c) as f32 / 255.0 - m) / s;
         assert!((data.images()[[1, c, 2, 5]] - want).abs() < 1e-6);
     }
+    // A file normalised by its own arrays is not normalised a second time by --normalize.
+    let twice = uswim::nn::normalize::Normalization::parse("0.5,0.5", "--normalize").unwrap();
+    let e = uswim::nn::normalize::load(path.to_str().unwrap(), uswim::nn::Split::Test, Some(&twice))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("--normalize") && e.contains("normalised already"),
+        "{e}"
+    );
+}
+
+/// The per-channel `(x - mean) / std` of `--normalize 0.5,0.4,0.3,0.25,0.5,2` applied to `cifar_like`
+/// bytes, computed here as f32 the way the loader does it.
+fn normalised_floats(images_npy: &[u8], n: usize) -> Vec<u8> {
+    let (mean, std) = ([0.5f32, 0.4, 0.3], [0.25f32, 0.5, 2.0]);
+    let pixels = &images_npy[images_npy.len() - n * 12 * 12 * 3..];
+    let floats: Vec<f32> = pixels
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| (f32::from(b) / 255.0 - mean[i % 3]) / std[i % 3])
+        .collect();
+    npy(
+        "<f4",
+        &[n, 12, 12, 3],
+        &floats.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>(),
+    )
+}
+
+const NORMALIZE: &str = "0.5,0.4,0.3,0.25,0.5,2";
+
+/// Two npz datasets of the same 8 images: raw bytes, and the floats `--normalize NORMALIZE` makes.
+fn raw_and_normalised_npz(dir: &Path) -> (String, String) {
+    let (images, labels) = cifar_like(8);
+    let floats = normalised_floats(&images, 8);
+    let raw = dir.join("raw.npz");
+    let pre = dir.join("pre.npz");
+    write_npz(&raw, &[("images", images), ("labels", labels.clone())]);
+    write_npz(&pre, &[("images", floats), ("labels", labels)]);
+    (raw.display().to_string(), pre.display().to_string())
+}
+
+/// A three-channel `--normalize` on MNIST (one channel) is refused with exit 2, naming the flag and both
+/// counts; so is a malformed one.
+fn assert_normalize_refused(args: &[&str]) {
+    let mut with = args.to_vec();
+    with.extend(["--normalize", NORMALIZE]);
+    let (code, _, err) = uswim(&with);
+    assert_eq!(code, 2, "{args:?}: {err}");
+    assert!(
+        err.contains("--normalize") && err.contains("3 means and 3 stds") && err.contains("1 channel"),
+        "{args:?}: {err}"
+    );
+    let mut bad = args.to_vec();
+    bad.extend(["--normalize", "0.5,0.2,0.1"]);
+    let (code, _, err) = uswim(&bad);
+    assert_eq!(code, 2, "{args:?}: {err}");
+    assert!(
+        err.contains("--normalize") && err.contains("3 numbers") && err.contains("C means then the C stds"),
+        "{args:?}: {err}"
+    );
+}
+
+#[test]
+fn normalize_on_eval_equals_the_pre_normalised_file_and_bad_ones_are_refused() {
+    let dir = scratch("normalize-eval");
+    let (raw, pre) = raw_and_normalised_npz(&dir);
+    let model = fixture("resnet20.onnx");
+    let model = model.to_str().unwrap();
+    let eval = |data: &str, extra: &[&str]| {
+        let mut args = vec!["eval", "--model", model, "--data", data, "--json"];
+        args.extend(extra);
+        let (code, out, err) = uswim(&args);
+        assert_eq!(code, 0, "{err}");
+        let json: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        json["correct"].as_u64().unwrap()
+    };
+    let normalised = eval(&raw, &["--normalize", NORMALIZE]);
+    assert_eq!(normalised, eval(&pre, &[]));
+    // The in-process loader gives the very same floats.
+    let n = uswim::nn::normalize::Normalization::parse(NORMALIZE, "--normalize").unwrap();
+    let a = uswim::nn::normalize::load(&raw, uswim::nn::Split::Test, Some(&n)).unwrap();
+    let b = uswim::nn::Dataset::load(&pre, uswim::nn::Split::Test).unwrap();
+    assert_eq!(a.images(), b.images());
+    assert_ne!(
+        uswim::nn::Dataset::load(&raw, uswim::nn::Split::Test)
+            .unwrap()
+            .images(),
+        b.images()
+    );
+    let lenet = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lenet_mnist.safetensors");
+    assert_normalize_refused(&["eval", "--model", lenet.to_str().unwrap(), "--data", "mnist"]);
+}
+
+#[test]
+fn normalize_on_analyze_and_program_equals_the_pre_normalised_file() {
+    let dir = scratch("normalize-analyze");
+    let (raw, pre) = raw_and_normalised_npz(&dir);
+    let model = fixture("resnet20.onnx");
+    let model = model.to_str().unwrap();
+    let analyze = |data: &str, out: &str, extra: &[&str]| {
+        let out = dir.join(out);
+        let mut args = vec![
+            "analyze",
+            "--model",
+            model,
+            "--data",
+            data,
+            "--calib-samples",
+            "8",
+            "--fraction",
+            "0.1",
+            "--hw",
+            "paper_statistical",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let (code, _, err) = uswim(&args);
+        assert_eq!(code, 0, "{err}");
+        std::fs::read_to_string(out.join("sensitivity.csv")).unwrap()
+    };
+    let flagged = analyze(&raw, "flag", &["--normalize", NORMALIZE]);
+    assert_eq!(flagged, analyze(&pre, "pre", &[]));
+    assert_ne!(flagged, analyze(&raw, "raw", &[]));
+
+    let program = |data: &str, out: &str, extra: &[&str]| {
+        let out = dir.join(out);
+        let mut args = vec![
+            "program",
+            "--model",
+            model,
+            "--hw",
+            "paper_statistical",
+            "--mask",
+            "random:0.2",
+            "--trace-level",
+            "off",
+            "--quiet",
+            "--data",
+            data,
+            "--mc-runs",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let (code, _, err) = uswim(&args);
+        assert_eq!(code, 0, "{err}");
+        std::fs::read_to_string(out.join("accuracy.csv")).unwrap()
+    };
+    assert_eq!(
+        program(&raw, "p-flag", &["--normalize", NORMALIZE]),
+        program(&pre, "p-pre", &[])
+    );
+    let lenet = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lenet_mnist.safetensors");
+    let lenet = lenet.to_str().unwrap();
+    let out = dir.join("refused");
+    let out = out.to_str().unwrap();
+    assert_normalize_refused(&[
+        "analyze",
+        "--model",
+        lenet,
+        "--data",
+        "mnist",
+        "--fraction",
+        "0.1",
+        "--out",
+        out,
+    ]);
+    assert_normalize_refused(&[
+        "program",
+        "--model",
+        lenet,
+        "--data",
+        "mnist",
+        "--trace-level",
+        "off",
+        "--out",
+        out,
+    ]);
+    // Without a dataset there is nothing to normalise.
+    let (code, _, err) = uswim(&[
+        "program",
+        "--model",
+        lenet,
+        "--normalize",
+        "0.5,0.5",
+        "--out",
+        out,
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--normalize") && err.contains("--data"), "{err}");
+}
+
+#[test]
+fn normalize_on_reproduce_and_train_is_checked_against_the_dataset() {
+    let dir = scratch("normalize-train");
+    let lenet = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lenet_mnist.safetensors");
+    let out = dir.join("out");
+    assert_normalize_refused(&[
+        "reproduce",
+        "--model",
+        lenet.to_str().unwrap(),
+        "--data",
+        "mnist",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let file = dir.join("m.safetensors");
+    assert_normalize_refused(&[
+        "train",
+        "--arch",
+        "lenet",
+        "--data",
+        "mnist",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert!(!file.exists());
+}
+
+#[test]
+fn the_normalize_key_of_sweep_specs_is_parsed_hashed_and_applied() {
+    use uswim::experiment::sweep_spec::SweepSpec;
+    let dir = scratch("normalize-sweep");
+    let spec = |extra: &str| {
+        format!(
+            "hw = \"paper_statistical\"\nmodel = \"lenet\"\ndata = \"mnist\"\nmc_runs = 1\ntest_images = 10\n{extra}\n\
+             [[axis]]\nkey = \"fraction\"\nvalues = [1.0]\n"
+        )
+    };
+    let parse = |text: &str| SweepSpec::parse(text, "spec.toml", &dir);
+    let plain = parse(&spec("")).unwrap();
+    let normalised = parse(&spec("normalize = \"0.1307,0.3081\"")).unwrap();
+    assert_eq!(normalised.normalize.as_ref().unwrap().mean(), &[0.1307]);
+    assert!(plain.normalize.is_none());
+    assert_ne!(plain.hash_hex(), normalised.hash_hex());
+    let e = parse(&spec("normalize = \"0.1,0.2,0.3\""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("spec.toml") && e.contains("normalize") && e.contains("3 numbers"),
+        "{e}"
+    );
+    // Applied to the dataset: three channels on MNIST are refused when the test set loads.
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, spec(&format!("normalize = \"{NORMALIZE}\""))).unwrap();
+    let (code, _, err) = uswim(&[
+        "sweep",
+        "--spec",
+        path.to_str().unwrap(),
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("normalize") && err.contains("3 means and 3 stds") && err.contains("1 channel"),
+        "{err}"
+    );
 }

@@ -411,6 +411,15 @@ fn a_folder_of_someone_elses_files_is_never_replaced() {
     let o = program(&out, &["--shape", "mlp", "--trace-level", "off"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_eq!(names(&out), ["notes.txt"]);
+    // Nor a sweep's folder (the shards of several runs) by another command.
+    let sweep_dir = dir.join("sweep");
+    std::fs::create_dir_all(&sweep_dir).unwrap();
+    std::fs::write(sweep_dir.join(".uswim-manifest"), r#"{"command": "sweep"}"#).unwrap();
+    std::fs::write(sweep_dir.join("shard-0-of-2.csv"), "x").unwrap();
+    let o = program(&sweep_dir, &["--shape", "mlp", "--trace-level", "off"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("uswim sweep"), "{}", stderr(&o));
+    assert_eq!(names(&sweep_dir), [".uswim-manifest", "shard-0-of-2.csv"]);
 }
 
 // ---- 6. Temporary files ----
@@ -618,7 +627,7 @@ fn an_interrupted_sweep_keeps_its_finished_points_and_resume_skips_them() {
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    let partial = sweep::partial_path(&resumed_dir.join("results.csv"));
+    let partial = sweep::partial_path(&resumed_dir, None);
     let start = Instant::now();
     loop {
         let text = std::fs::read_to_string(&partial).unwrap_or_default();
@@ -652,6 +661,7 @@ fn an_interrupted_sweep_keeps_its_finished_points_and_resume_skips_them() {
     assert_eq!(std::fs::read(&report.csv).unwrap(), expected);
     assert!(!partial.exists());
     // A partial file of another spec is not resumed: the run starts afresh and gives the same bytes.
+    std::fs::create_dir_all(partial.parent().unwrap()).unwrap();
     std::fs::write(
         &partial,
         "# uswim sweep partial results: spec 0000000000000000 shard 0/1\nx\n# chunk 9\n",
@@ -832,6 +842,8 @@ fn a_device_trace_estimated_above_a_gigabyte_is_announced_before_it_grows() {
         "--out",
         dir.join("o").to_str().unwrap(),
     ])
+    // A terabyte free, so that the estimate (about 53 GB) fits on any machine.
+    .env("USWIM_FAULT_FREE_BYTES", "1000000000000")
     .stdout(Stdio::null())
     .stderr(Stdio::piped())
     .spawn()
@@ -847,7 +859,464 @@ fn a_device_trace_estimated_above_a_gigabyte_is_announced_before_it_grows() {
     );
 }
 
+#[test]
+fn a_device_trace_larger_than_the_free_space_is_refused_before_any_work() {
+    let dir = scratch("no-room");
+    let out = dir.join("o");
+    for (shape, free) in [("resnet18", "20000000000"), ("lenet", "1000000")] {
+        let start = Instant::now();
+        let o = uswim(&[
+            "program",
+            "--quiet",
+            "--shape",
+            shape,
+            "--trace-level",
+            "device",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env("USWIM_FAULT_FREE_BYTES", free)
+        .output()
+        .unwrap();
+        no_panic(&o);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{shape}: {e}");
+        assert!(
+            e.contains("estimated at") && e.contains("GB free") && e.contains("nothing was run"),
+            "{shape}: {e}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{shape}: {:?}",
+            start.elapsed()
+        );
+        assert!(!out.exists());
+        assert_no_temporaries(&dir);
+    }
+    // The same trace with room for it runs (sampled down to a small one so that the test stays short).
+    let o = uswim(&[
+        "program",
+        "--quiet",
+        "--shape",
+        "lenet",
+        "--trace-level",
+        "device",
+        "--trace-sample",
+        "0.01",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .env("USWIM_FAULT_FREE_BYTES", "100000000")
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn shards_committing_at_once_into_one_folder_keep_each_others_sets() {
+    let dir = scratch("shards-at-once");
+    let spec = dir.join("spec.toml");
+    std::fs::write(&spec, SWEEP_SPEC).unwrap();
+    let out = dir.join("o");
+    let children: Vec<Child> = (0..3)
+        .map(|i| {
+            uswim(&[
+                "sweep",
+                "--quiet",
+                "--spec",
+                spec.to_str().unwrap(),
+                "--shard",
+                &format!("{i}/3"),
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            // Slow commits, so that the three overlap.
+            .env("USWIM_FAULT_COMMIT_PAUSE_MS", "100")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for child in children {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let mut expected = vec![".uswim-manifest".to_string()];
+    for i in 0..3 {
+        expected.push(format!("shard-{i}-of-3.csv"));
+        expected.push(format!("shard-{i}-of-3.json"));
+    }
+    assert_eq!(names(&out), expected);
+    assert_eq!(names(&dir), ["o", "spec.toml"]);
+    let o = run(&["merge", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let whole = sweep::run(
+        &SweepSpec::parse(SWEEP_SPEC, "spec.toml", Path::new(".")).unwrap(),
+        &dir.join("whole"),
+        &SweepOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::read(out.join("results.csv")).unwrap(),
+        std::fs::read(whole.csv).unwrap()
+    );
+    assert_eq!(rows_hash_of(&out), rows_hash_of(&dir.join("whole")));
+}
+
+/// The rows hash recorded in a folder's `sweep.json`.
+fn rows_hash_of(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("sweep.json")).unwrap();
+    let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
+    meta["rows_hash"].as_str().unwrap().to_string()
+}
+
+// ---- Disk full ----
+
+/// The fault-injection limit under which every output write fails with ENOSPC once 4 kB are written.
+const FULL_AFTER_BYTES: &str = "4096";
+
+#[test]
+fn a_full_disk_while_writing_any_commands_outputs_fails_with_exit_1_and_keeps_the_old_outputs() {
+    let dir = scratch("disk-full");
+    let data = dir.join("data");
+    tiny_dataset(&data, 64, 32);
+    let data = data.to_str().unwrap().to_string();
+    let spec = dir.join("spec.toml");
+    std::fs::write(&spec, SWEEP_SPEC).unwrap();
+    let spec = spec.to_str().unwrap().to_string();
+    let model = model_path();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    // Two shards to merge.
+    for i in 0..2 {
+        let shard = format!("{i}/2");
+        let o = run(&[
+            "sweep",
+            "--quiet",
+            "--spec",
+            &spec,
+            "--shard",
+            &shard,
+            "--out",
+            &path("shards"),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let sweep_csv = dir.join("shards").join("shard-0-of-2.csv");
+    let sweep_csv = sweep_csv.to_str().unwrap().to_string();
+    // (what, the command, the output folder or file that must survive the failure unchanged)
+    let cases: Vec<(&str, Vec<String>, PathBuf)> = vec![
+        (
+            "program",
+            vec![
+                "program",
+                "--quiet",
+                "--shape",
+                "lenet",
+                "--out",
+                &path("program"),
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            dir.join("program"),
+        ),
+        (
+            "sweep",
+            vec!["sweep", "--quiet", "--spec", &spec, "--out", &path("sweep")]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            dir.join("sweep"),
+        ),
+        (
+            "merge",
+            vec!["merge", &path("shards")]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            dir.join("shards"),
+        ),
+        (
+            "reproduce",
+            {
+                let c = tiny_reproduce(&dir.join("reproduce"), "swim", "1");
+                c.get_args().map(|a| a.to_string_lossy().into_owned()).collect()
+            },
+            dir.join("reproduce"),
+        ),
+        (
+            "analyze",
+            vec![
+                "analyze",
+                "--model",
+                &model,
+                "--data",
+                &data,
+                "--calib",
+                "16",
+                "--fraction",
+                "0.1",
+                "--out",
+                &path("analyze"),
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            dir.join("analyze"),
+        ),
+        (
+            "train",
+            vec![
+                "train",
+                "--arch",
+                "mlp",
+                "--data",
+                &data,
+                "--epochs",
+                "1",
+                "-o",
+                &path("m.safetensors"),
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            dir.join("m.safetensors"),
+        ),
+        (
+            "plot",
+            vec![
+                "plot",
+                &sweep_csv,
+                "--x",
+                "program.tolerance",
+                "--y",
+                "total_time_ns",
+                "-o",
+                &path("p.png"),
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            dir.join("p.png"),
+        ),
+    ];
+    let snapshot = |p: &Path| {
+        if p.is_dir() {
+            contents(p)
+        } else {
+            let mut m = contents(p.parent().unwrap());
+            m.retain(|k, _| p.file_name().is_some_and(|n| n.to_string_lossy() == *k));
+            m
+        }
+    };
+    for (what, args, kept) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let first = run(&args);
+        assert!(first.status.success(), "{what}: {}", stderr(&first));
+        let before = snapshot(&kept);
+        assert!(!before.is_empty(), "{what}: nothing written");
+        let o = uswim(&args)
+            .env("USWIM_FAULT_WRITE_LIMIT_BYTES", FULL_AFTER_BYTES)
+            .output()
+            .unwrap();
+        no_panic(&o);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{what}: {e}");
+        assert!(e.contains("No space left on device"), "{what}: {e}");
+        assert_eq!(snapshot(&kept), before, "{what}: the old outputs changed");
+        assert_no_temporaries(&dir);
+        for sub in names(&dir) {
+            if dir.join(&sub).is_dir() && sub != "data" {
+                assert_no_temporaries(&dir.join(&sub));
+            }
+        }
+    }
+    // A sweep that had finished points keeps them for --resume (nothing else) in its work folder.
+    let work = dir.join(".sweep.uswim-work");
+    if work.exists() {
+        assert_eq!(names(&work), ["results.csv.partial"]);
+        let o = run(&[
+            "sweep",
+            "--quiet",
+            "--resume",
+            "--spec",
+            &spec,
+            "--out",
+            &path("sweep"),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    // Nothing but the outputs themselves is left: no staging, work or temporary files.
+    assert_eq!(
+        names(&dir),
+        [
+            "analyze",
+            "data",
+            "m.safetensors",
+            "p.png",
+            "program",
+            "reproduce",
+            "shards",
+            "spec.toml",
+            "sweep"
+        ]
+    );
+}
+
+// ---- Memory bounded in the grid size ----
+
+/// Peak resident memory (VmHWM, kB) of a child, sampled until it exits or `limit` passes (then killed).
+fn peak_rss_kb(
+    mut child: Child,
+    limit: Duration,
+    until: impl Fn() -> bool,
+) -> (u64, Option<std::process::ExitStatus>) {
+    let start = Instant::now();
+    let mut peak = 0;
+    loop {
+        if let Some(hwm) = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+        {
+            peak = peak.max(hwm);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return (peak, Some(status));
+        }
+        if start.elapsed() > limit || until() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (peak, None);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn merge_streams_so_its_memory_does_not_grow_with_the_grid() {
+    use uswim::experiment::shard::{RowsHash, SweepMeta};
+    let dir = scratch("merge-memory");
+    // 300,000 points in 3 shards of 12 columns: about 30 MB of CSV (holding the rows as strings took
+    // about 250 MB).
+    let grid = 300_000;
+    let columns: Vec<String> = ["point", "seed", "model", "method", "fraction"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain((0..7).map(|c| format!("metric_{c}")))
+        .collect();
+    for index in 0..3u32 {
+        let shard = Shard::new(index, 3, "t").unwrap();
+        let mut text = columns.join(",") + "\n";
+        let mut hash = RowsHash::default();
+        for p in shard.points(grid) {
+            let row: Vec<String> = [
+                p.to_string(),
+                (p * 7).to_string(),
+                "lenet".into(),
+                "swim".into(),
+                "0.1".into(),
+            ]
+            .into_iter()
+            .chain((0..7).map(|c| format!("{}.{c}", p % 1000)))
+            .collect();
+            hash.add(row.iter());
+            text.push_str(&row.join(","));
+            text.push('\n');
+        }
+        let stem = shard.file_stem();
+        std::fs::write(dir.join(format!("{stem}.csv")), text).unwrap();
+        let meta = SweepMeta {
+            format: uswim::experiment::shard::FORMAT.into(),
+            uswim_version: env!("CARGO_PKG_VERSION").into(),
+            name: "big".into(),
+            spec: "big.toml".into(),
+            spec_hash: "0123456789abcdef".into(),
+            grid_points: grid,
+            shard,
+            rows: shard.len(grid),
+            columns: columns.clone(),
+            csv: format!("{stem}.csv"),
+            wall_time_s: 1.0,
+            threads: 2,
+            rows_hash: hash.hex(),
+        };
+        std::fs::write(dir.join(format!("{stem}.json")), meta.to_json()).unwrap();
+    }
+    let child = uswim(&["merge", dir.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (peak, status) = peak_rss_kb(child, Duration::from_secs(60), || false);
+    assert!(status.is_some_and(|s| s.success()), "merge failed: {status:?}");
+    let merged = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    assert_eq!(merged.lines().count(), grid + 1);
+    assert!(merged.lines().nth(2).unwrap().starts_with("1,7,"));
+    assert!(peak < 60_000, "merge of {grid} rows peaked at {peak} kB");
+    eprintln!("merge of {grid} rows: peak {peak} kB");
+}
+
+#[test]
+fn a_million_point_sweep_runs_in_memory_bounded_by_a_chunk() {
+    let dir = scratch("million");
+    let spec = dir.join("spec.toml");
+    // 100 x 100 x 100 = 1e6 points of the small MLP on the statistical device.
+    let values = |scale: f64| {
+        (0..100)
+            .map(|i| format!("{}", scale * (1.0 + f64::from(i))))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    std::fs::write(
+        &spec,
+        format!(
+            "hw = \"paper_statistical\"\nmodel = \"mlp\"\n\
+             [[axis]]\nkey = \"program.row_setup_ns\"\nvalues = [{}]\n\
+             [[axis]]\nkey = \"program.read_settle_ns\"\nvalues = [{}]\n\
+             [[axis]]\nkey = \"dac.conversion_ns\"\nvalues = [{}]\n",
+            values(1.0),
+            values(0.5),
+            values(0.25)
+        ),
+    )
+    .unwrap();
+    let out = dir.join("o");
+    let partial = sweep::partial_path(&out, None);
+    let child = uswim(&[
+        "sweep",
+        "--quiet",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    // Until two chunks are on disk: the whole grid checked, points running.
+    let chunks = || {
+        std::fs::read_to_string(&partial)
+            .map(|t| t.matches("# chunk ").count() >= 2)
+            .unwrap_or(false)
+    };
+    let (peak, status) = peak_rss_kb(child, Duration::from_secs(90), chunks);
+    assert!(status.is_none(), "the sweep ended: {status:?}");
+    assert!(chunks(), "no two chunks within 90 s");
+    assert!(peak < 300_000, "a 1e6-point sweep peaked at {peak} kB");
+    eprintln!("1e6-point sweep, two chunks in: peak {peak} kB");
+}
+
 // ---- kill -9 at random points ----
+
+/// The pause of each commit step under `USWIM_FAULT_COMMIT_PAUSE_MS` in the kill loops: long enough
+/// that a fair share of the random kills lands inside a commit, short enough to keep the loops fast.
+const COMMIT_PAUSE_MS: &str = "120";
 
 /// A small deterministic random stream for the kill delays.
 struct Delays(u64);
@@ -861,42 +1330,141 @@ impl Delays {
     }
 }
 
-/// Runs `make(i)` 20 times, killing it with SIGKILL after a random delay below the time a complete run
-/// takes, and after each kill asserts the folder holds exactly `old` or exactly `new` (the files that
-/// must be identical: `compare`; every other file must at least be present in both).
+/// Where the kills of a loop landed, read from what each left beside the output folder.
+#[derive(Debug, Default)]
+struct Landings {
+    /// The run had ended (or not yet staged anything) when it was killed.
+    outside: usize,
+    /// The run was working: a staging folder without a manifest.
+    working: usize,
+    /// The run was committing: a staging folder holding a manifest (the new set before the exchange,
+    /// or the old one after it).
+    committing: usize,
+}
+
+/// Classifies the kill of process `pid` by the staging folders it left in `parent`.
+fn landing(parent: &Path, pid: u32, landings: &mut Landings) {
+    let stages: Vec<String> = names(parent)
+        .into_iter()
+        .filter(|n| n.starts_with(&format!(".uswim-stage-{pid}-")))
+        .collect();
+    if stages.is_empty() {
+        landings.outside += 1;
+    } else if stages
+        .iter()
+        .any(|s| parent.join(s).join(".uswim-manifest").exists())
+    {
+        landings.committing += 1;
+    } else {
+        landings.working += 1;
+    }
+}
+
+/// Whether a staging folder of process `pid` in `parent` holds a manifest: its commit is under way.
+fn committing(parent: &Path, pid: u32) -> bool {
+    names(parent).iter().any(|n| {
+        n.starts_with(&format!(".uswim-stage-{pid}-")) && parent.join(n).join(".uswim-manifest").exists()
+    })
+}
+
+/// Runs 20 transitions of the folder `out` between its two complete sets, each killed with SIGKILL
+/// (commits slowed by [`COMMIT_PAUSE_MS`]): `make(true)` writes the new set, `make(false)` the old one,
+/// and each iteration runs the one that changes the folder, so that a mix of the two sets would show.
+/// Even iterations kill after a random delay below the time a complete run takes; odd ones wait for the
+/// commit to start (a manifest in the staging folder) and kill a random time into it, so that kills land
+/// before, during and after the exchange. After each kill, `state()` must say the folder is the old set
+/// (`Some(false)`) or the new one (`Some(true)`). Fails unless some kills landed while a run worked and
+/// some inside a commit: the loop cannot pass by only ever killing before or after the writes.
 fn kill_loop(
     out: &Path,
-    make: impl Fn() -> Command,
-    old: &BTreeMap<String, (u64, usize)>,
-    new: &BTreeMap<String, (u64, usize)>,
-    compare: &[&str],
-    full_run: Duration,
+    make: impl Fn(bool) -> Command,
+    state: impl Fn() -> Result<bool, String>,
     seed: u64,
-) {
+) -> Landings {
+    let parent = out.parent().unwrap();
+    let pause_ms: u64 = COMMIT_PAUSE_MS.parse().unwrap();
+    let run_ms = |new: bool| {
+        let timed = Instant::now();
+        let o = make(new)
+            .env("USWIM_FAULT_COMMIT_PAUSE_MS", COMMIT_PAUSE_MS)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(state(), Ok(new));
+        timed.elapsed().as_millis() as u64
+    };
+    let full_ms = [run_ms(false), run_ms(true)];
     let mut delays = Delays(seed);
+    let mut landings = Landings::default();
     let budget = Instant::now();
-    for i in 0..20 {
-        let mut child = make()
+    for i in 1..=20 {
+        let to_new = !state().unwrap();
+        let mut child = make(to_new)
+            .env("USWIM_FAULT_COMMIT_PAUSE_MS", COMMIT_PAUSE_MS)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(
-            delays.next_ms(full_run.as_millis() as u64 + 50),
-        ));
+        if i % 2 == 0 {
+            std::thread::sleep(Duration::from_millis(
+                delays.next_ms(full_ms[usize::from(to_new)] + 50),
+            ));
+        } else {
+            let start = Instant::now();
+            while !committing(parent, child.id())
+                && start.elapsed() < Duration::from_secs(30)
+                && child.try_wait().ok().flatten().is_none()
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            std::thread::sleep(Duration::from_millis(delays.next_ms(3 * pause_ms)));
+        }
+        let pid = child.id();
         let _ = child.kill();
         child.wait().unwrap();
-        let now = contents(out);
-        let same = |reference: &BTreeMap<String, (u64, usize)>| {
-            now.keys().eq(reference.keys()) && compare.iter().all(|f| now.get(*f) == reference.get(*f))
-        };
-        assert!(
-            same(old) || same(new),
-            "iteration {i}: the folder is neither the old nor the new set: {:?}",
-            now.keys().collect::<Vec<_>>()
-        );
-        if budget.elapsed() > Duration::from_secs(45) {
+        landing(parent, pid, &mut landings);
+        if let Err(problem) = state() {
+            panic!("iteration {i} ({landings:?}): {problem}");
+        }
+        if budget.elapsed() > Duration::from_secs(40) {
             break;
+        }
+    }
+    assert!(
+        landings.working > 0 && landings.committing > 0,
+        "the kills never landed mid-run and mid-commit: {landings:?} (complete runs take {full_ms:?} ms)"
+    );
+    landings
+}
+
+/// `now` is `reference` for the files in `compare`, and has exactly the same names.
+fn same_set(
+    now: &BTreeMap<String, (u64, usize)>,
+    reference: &BTreeMap<String, (u64, usize)>,
+    compare: &[&str],
+) -> bool {
+    now.keys().eq(reference.keys()) && compare.iter().all(|f| now.get(*f) == reference.get(*f))
+}
+
+/// Whether the folder is `new` (`Ok(true)`) or `old` (`Ok(false)`), on the files of `compare` and on
+/// every name.
+fn old_or_new<'a>(
+    out: &'a Path,
+    old: &'a BTreeMap<String, (u64, usize)>,
+    new: &'a BTreeMap<String, (u64, usize)>,
+    compare: &'a [&'a str],
+) -> impl Fn() -> Result<bool, String> + 'a {
+    move || {
+        let now = contents(out);
+        if same_set(&now, new, compare) {
+            Ok(true)
+        } else if same_set(&now, old, compare) {
+            Ok(false)
+        } else {
+            Err(format!(
+                "the folder is neither the old nor the new set: {:?}",
+                now.keys().collect::<Vec<_>>()
+            ))
         }
     }
 }
@@ -905,128 +1473,135 @@ fn kill_loop(
 fn kill_9_at_random_points_of_program_leaves_the_old_or_the_new_complete_set() {
     let dir = scratch("kill-program");
     let out = dir.join("o");
-    let reference = dir.join("new");
-    let new_args = ["--shape", "lenet", "--seed", "2"];
-    assert!(program(&reference, &new_args).status.success());
-    let new = contents(&reference);
-    assert!(
-        program(&out, &["--shape", "mlp", "--trace-level", "off"])
-            .status
-            .success()
-    );
-    let old = contents(&out);
-    let start = Instant::now();
-    assert!(program(&dir.join("timing"), &new_args).status.success());
-    let full = start.elapsed();
-    let make = || {
+    let new_args: &[&str] = &["--shape", "mlp", "--seed", "2"];
+    let old_args: &[&str] = &["--shape", "mlp", "--seed", "3", "--trace-level", "off"];
+    assert!(program(&dir.join("new"), new_args).status.success());
+    let new = contents(&dir.join("new"));
+    assert!(program(&dir.join("old"), old_args).status.success());
+    let old = contents(&dir.join("old"));
+    let make = |to_new: bool| {
         let mut c = uswim(&["program", "--quiet", "--out", out.to_str().unwrap()]);
-        c.args(new_args);
+        c.args(if to_new { new_args } else { old_args });
         c
     };
-    let all: Vec<&str> = [
+    let all = [
         "arrays.csv",
         "layers.csv",
         "summary.json",
         "events.csv",
         ".uswim-manifest",
-    ]
-    .to_vec();
-    kill_loop(&out, make, &old, &new, &all, full, 0x9e37_79b9_7f4a_7c15);
+    ];
+    let landings = kill_loop(
+        &out,
+        make,
+        old_or_new(&out, &old, &new, &all),
+        0x9e37_79b9_7f4a_7c15,
+    );
+    eprintln!("program kills: {landings:?}");
 }
 
 #[test]
 fn kill_9_at_random_points_of_reproduce_leaves_the_old_or_the_new_complete_set() {
     let dir = scratch("kill-reproduce");
     let out = dir.join("o");
-    let reference = dir.join("new");
     assert!(
-        tiny_reproduce(&reference, "swim", "5")
+        tiny_reproduce(&dir.join("new"), "swim", "5")
             .status()
             .unwrap()
             .success()
     );
-    let new = contents(&reference);
-    assert!(tiny_reproduce(&out, "random", "6").status().unwrap().success());
-    let old = contents(&out);
-    let start = Instant::now();
+    let new = contents(&dir.join("new"));
     assert!(
-        tiny_reproduce(&dir.join("timing"), "swim", "5")
+        tiny_reproduce(&dir.join("old"), "random", "6")
             .status()
             .unwrap()
             .success()
     );
-    let full = start.elapsed();
-    kill_loop(
+    let old = contents(&dir.join("old"));
+    let landings = kill_loop(
         &out,
-        || tiny_reproduce(&out, "swim", "5"),
-        &old,
-        &new,
-        &["results.csv"],
-        full,
+        |to_new| {
+            if to_new {
+                tiny_reproduce(&out, "swim", "5")
+            } else {
+                tiny_reproduce(&out, "random", "6")
+            }
+        },
+        old_or_new(&out, &old, &new, &["results.csv", ".uswim-manifest"]),
         0x2545_f491_4f6c_dd1d,
     );
+    eprintln!("reproduce kills: {landings:?}");
+}
+
+/// A sweep folder's set (see [`sweep_set`]).
+type SweepSet = (
+    Vec<String>,
+    Option<(u64, usize)>,
+    Option<(u64, usize)>,
+    Option<String>,
+);
+
+/// A sweep folder's set: its names, the bytes of results.csv and the manifest, and sweep.json's rows
+/// hash (its wall time differs between runs).
+fn sweep_set(dir: &Path) -> SweepSet {
+    let now = contents(dir);
+    let hash = std::fs::read_to_string(dir.join("sweep.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|m| m["rows_hash"].as_str().map(str::to_string));
+    (
+        now.keys().cloned().collect(),
+        now.get("results.csv").copied(),
+        now.get(".uswim-manifest").copied(),
+        hash,
+    )
 }
 
 #[test]
-fn kill_9_at_random_points_of_sweep_leaves_no_results_without_their_metadata() {
+fn kill_9_at_random_points_of_sweep_leaves_the_old_or_the_new_complete_set() {
     let dir = scratch("kill-sweep");
     let spec = dir.join("spec.toml");
     std::fs::write(&spec, SWEEP_SPEC).unwrap();
+    let old_spec = dir.join("old.toml");
+    std::fs::write(&old_spec, SWEEP_SPEC.replace("seed = 3", "seed = 4")).unwrap();
     let out = dir.join("o");
-    let make = || {
+    let sweep_into = |spec: &Path, out: &Path| {
         uswim(&[
             "sweep",
+            "--quiet",
             "--spec",
             spec.to_str().unwrap(),
             "--out",
             out.to_str().unwrap(),
         ])
     };
-    let start = Instant::now();
-    assert!(make().stderr(Stdio::null()).status().unwrap().success());
-    let full = start.elapsed();
-    let new = contents(&out);
-    let rows_hash_new = rows_hash(&out);
-    // The old set is the same sweep's: a rerun must leave it whole whenever it is killed, and a partial
-    // file (the streamed chunks) may sit beside it.
-    let mut delays = Delays(0x1234_5678_9abc_def1);
-    for i in 0..20 {
-        let mut child = make()
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(
-            delays.next_ms(full.as_millis() as u64 + 50),
-        ));
-        let _ = child.kill();
-        child.wait().unwrap();
-        let now = contents(&out);
-        assert_eq!(now.get("results.csv"), new.get("results.csv"), "iteration {i}");
-        assert_eq!(rows_hash(&out), rows_hash_new, "iteration {i}: sweep.json");
-        for name in now.keys() {
-            assert!(
-                new.contains_key(name)
-                    || name == "results.csv.partial"
-                    || name.starts_with(".results.csv.tmp-")
-                    || name.starts_with(".sweep.json.tmp-")
-                    || name == ".results.csv.uswim-lock",
-                "iteration {i}: unexpected {name}"
-            );
-        }
-        if start.elapsed() > Duration::from_secs(45) {
-            break;
-        }
-    }
-    // The next run sweeps every leftover.
-    assert!(make().stderr(Stdio::null()).status().unwrap().success());
-    assert_eq!(names(&out), ["results.csv", "sweep.json"]);
-    assert_eq!(contents(&out).get("results.csv"), new.get("results.csv"));
-}
-
-/// The rows hash recorded in a sweep folder's `sweep.json` (wall time and threads differ between runs).
-fn rows_hash(dir: &Path) -> String {
-    let text = std::fs::read_to_string(dir.join("sweep.json")).unwrap();
-    let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
-    meta["rows_hash"].as_str().unwrap().to_string()
+    let quiet = |mut c: Command| c.stderr(Stdio::null()).status().unwrap().success();
+    assert!(quiet(sweep_into(&spec, &dir.join("new"))));
+    let new = sweep_set(&dir.join("new"));
+    assert!(quiet(sweep_into(&old_spec, &out)));
+    let old = sweep_set(&out);
+    assert_ne!(old.1, new.1, "the old and the new results must differ");
+    assert_eq!(new.0, [".uswim-manifest", "results.csv", "sweep.json"]);
+    let landings = kill_loop(
+        &out,
+        |to_new| sweep_into(if to_new { &spec } else { &old_spec }, &out),
+        || {
+            let now = sweep_set(&out);
+            if now == new {
+                Ok(true)
+            } else if now == old {
+                Ok(false)
+            } else {
+                Err(format!("neither the old nor the new set: {now:?}"))
+            }
+        },
+        0x1234_5678_9abc_def1,
+    );
+    eprintln!("sweep kills: {landings:?}");
+    // The next run sweeps every leftover (a killed run's partial results, kept for --resume, sit in the
+    // work folder beside the output folder until a run of them completes).
+    assert!(quiet(sweep_into(&spec, &out)));
+    assert!(quiet(sweep_into(&old_spec, &out)));
+    assert_eq!(sweep_set(&out), old);
+    assert_eq!(names(&dir), ["new", "o", "old.toml", "spec.toml"]);
 }

@@ -12,6 +12,13 @@ use crate::nn::tensor::SampleShape;
 use std::collections::HashMap;
 use std::path::Path;
 
+/// The most numbers one input sample may hold (2^28, a 3 x 9,459 x 9,459 image): beyond it the
+/// activations of one image would not fit in memory.
+const MAX_SAMPLE_LEN: usize = 1 << 28;
+
+/// The largest kernel size, stride, dilation or padding accepted (so that no size arithmetic overflows).
+const MAX_SPATIAL: i64 = 1 << 16;
+
 /// The ONNX operators the importer maps (default domain), as named in messages.
 pub const SUPPORTED_OPS: &[&str] = &[
     "Conv",
@@ -124,16 +131,19 @@ fn decode_tensor(t: &TensorProto, source: &str) -> Result<Const, InputError> {
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| err(format!("negative dimension in {:?}", t.dims))))
         .collect::<Result<Vec<_>, _>>()?;
-    let n: usize = dims.iter().product();
+    let n = dims
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| err(format!("shape {dims:?} holds more values than memory")))?;
     let raw = |size: usize| -> Result<Option<&[u8]>, InputError> {
         if t.raw_data.is_empty() {
             return Ok(None);
         }
-        if t.raw_data.len() != n * size {
+        if n.checked_mul(size) != Some(t.raw_data.len()) {
             return Err(err(format!(
                 "raw data has {} bytes, expected {} for shape {dims:?}",
                 t.raw_data.len(),
-                n * size
+                n.saturating_mul(size)
             )));
         }
         Ok(Some(&t.raw_data))
@@ -330,6 +340,17 @@ impl<'a> Importer<'a> {
                     "has a symbolic or zero size beyond the batch axis (export with fixed image sizes)",
                 )
             })?;
+        if sample
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .is_none_or(|n| n > MAX_SAMPLE_LEN)
+        {
+            return Err(InputError::new(
+                self.source,
+                &field,
+                format!("{sample:?} is more than {MAX_SAMPLE_LEN} numbers per sample"),
+            ));
+        }
         let shape = match sample[..] {
             [c, h, w] => SampleShape::image(c, h, w),
             [f] => SampleShape::Flat(f),
@@ -503,10 +524,14 @@ impl<'a> Importer<'a> {
     fn pair(&self, n: &NodeProto, name: &str, default: usize) -> Result<[usize; 2], InputError> {
         match attr_ints(n, name).as_deref() {
             None => Ok([default; 2]),
-            Some(&[a, b]) if a > 0 && b > 0 => Ok([a as usize, b as usize]),
+            Some(&[a, b]) if (1..=MAX_SPATIAL).contains(&a) && (1..=MAX_SPATIAL).contains(&b) => {
+                Ok([a as usize, b as usize])
+            }
             Some(v) => Err(self.node_error(
                 n,
-                format!("attribute {name} = {v:?}: expected two positive values (2-d)"),
+                format!(
+                    "attribute {name} = {v:?}: expected two positive values (2-d), at most {MAX_SPATIAL}"
+                ),
             )),
         }
     }
@@ -524,12 +549,12 @@ impl<'a> Importer<'a> {
         }
         match attr_ints(n, "pads").as_deref() {
             None => Ok([0; 4]),
-            Some(&[a, b, c, d]) if [a, b, c, d].iter().all(|&v| v >= 0) => {
+            Some(&[a, b, c, d]) if [a, b, c, d].iter().all(|v| (0..=MAX_SPATIAL).contains(v)) => {
                 Ok([a as usize, b as usize, c as usize, d as usize])
             }
             Some(v) => Err(self.node_error(
                 n,
-                format!("attribute pads = {v:?}: expected four non-negative values"),
+                format!("attribute pads = {v:?}: expected four non-negative values, at most {MAX_SPATIAL}"),
             )),
         }
     }
@@ -890,7 +915,7 @@ impl<'a> Importer<'a> {
             }
             shape[i] = len / known;
         }
-        if shape.iter().product::<usize>() != len {
+        if shape.iter().try_fold(1usize, |p, &d| p.checked_mul(d)) != Some(len) {
             return Err(bad());
         }
         self.push(n, Op::Reshape, vec![x], shape);
@@ -901,7 +926,10 @@ impl<'a> Importer<'a> {
         let inputs: Vec<usize> = (0..n.input.len())
             .map(|k| self.value(n, k))
             .collect::<Result<_, _>>()?;
-        let first = self.shapes[inputs[0]].clone();
+        let Some(&first) = inputs.first() else {
+            return Err(self.node_error(n, "has no inputs"));
+        };
+        let first = self.shapes[first].clone();
         let rank = first.len() as i64 + 1;
         let axis = attr(n, "axis")
             .map(|a| a.i)
