@@ -8,20 +8,22 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
 use uswim::experiment::engine::{Engine, Selector};
-use uswim::experiment::selection;
+use uswim::experiment::selection::{self, KnownChip};
 use uswim::experiment::target;
+use uswim::experiment::time_select::TimeOrder;
 use uswim::map::{LayerWeights, Mapped};
 use uswim::nn::{Split, model_file};
-use uswim::sensitivity::{self, Budget, Method, ScoreOptions};
-use uswim::sim::{self, Mask, ProgramOptions};
-use uswim::trace::{NullSink, TraceFilter, TraceLevel};
+use uswim::sensitivity::{self, Budget, Method, ScoreOptions, Scores, Selection, WeightDeviceInfo};
+use uswim::sim::Mask;
+use uswim::sim::predict::{GroupModel, STATED_ERROR, TimeModel};
 
 /// Analyze a trained network's sensitivity to device variation and choose the weights to write-verify.
 ///
 /// One forward and second-order backward pass over the first --calib-samples training images gives every
 /// programmable weight its gradient and diagonal second derivative; the --method score ranks the weights
-/// globally and the budget (--fraction of the weights, or --time-budget-ns of expected write-verify time)
-/// selects the top. The device-aware scores (uswim, uswim-paper, uswim-cost) and the time budget see each
+/// globally and the budget (--fraction of the weights, or --time-budget-ns of total programming time as the
+/// predicted-time model gives it) selects the top; `uswim-time` ranks by expected loss reduction per
+/// predicted ns, rows sharing their verify loops. The device-aware scores (uswim, uswim-paper, uswim-cost) and the time budget see each
 /// weight's devices as the --hw mapping places them, with the sigmas --knowledge gives them: the variation
 /// map's expectation (prior, the default), an estimate from characterisation cycles of the chip of --seed,
 /// or that chip's true sigmas (oracle, an upper bound: program with the same --hw and --seed and the
@@ -76,9 +78,9 @@ pub struct AnalyzeArgs {
     /// Budget: the fraction of all programmable weights to verify, in [0, 1].
     #[arg(long, value_name = "F")]
     fraction: Option<f64>,
-    /// Budget: the total programming time, in ns, open-loop write included: the open-loop write of every
-    /// device (simulated on the chip of --seed) is taken first, the rest goes to the expected
-    /// write-verify time of the selected weights.
+    /// Budget: the total programming time, in ns, open-loop write included: the most top-ranked weights
+    /// whose predicted total programming time on the chip of --seed (`sim::predict::TimeModel`: simulated
+    /// open-loop write, expected verify loops per row, arrays scheduled on the chip's channels) fits.
     #[arg(long, value_name = "T")]
     time_budget_ns: Option<f64>,
     /// Leave out the first-order term 2g of the `swim` and `uswim-paper` scores (the authors keep it).
@@ -141,30 +143,34 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         seed,
         first_order: !args.no_first_order,
     };
-    let scores = sensitivity::score(&curvature, Some(&devices), &options)?;
+    let mut scores = sensitivity::score(&curvature, Some(&devices), &options)?;
+    if method.times_rows() {
+        let chip = KnownChip::new(&hw, seed, knowledge);
+        let model = GroupModel::new(&hw, chip.seed());
+        scores = TimeOrder::new(&mapped, &chip, &scores, &model).scores(&mapped);
+    }
     let budget = match args.max_drop {
         Some(p) => Budget::Fraction(accuracy_target(
             &args, &net, &mapped, &hw, &curvature, knowledge, p,
         )?),
         None => budget,
     };
-    let open_loop_ns = match budget {
-        Budget::TimeNs(_) => Some(open_loop_time_ns(&mapped, &hw, seed)?),
-        Budget::Fraction(_) => None,
-    };
-    let verify_budget = match (budget, open_loop_ns) {
-        (Budget::TimeNs(t), Some(open)) if t < open => {
-            return Err(BadInput(format!(
-                "--time-budget-ns: {t} ns is below the open-loop write of every device ({open:.4e} ns on {}); \
-                 allowed: at least that",
-                hw.name
-            ))
-            .into());
+    let (chosen, predicted) = match budget {
+        Budget::TimeNs(t) => {
+            let model = TimeModel::new(&mapped, &hw, seed)?;
+            let (chosen, predicted_ns) = within_time(&scores, &devices, &mapped, &model, seed, t)
+                .ok_or_else(|| {
+                    BadInput(format!(
+                        "--time-budget-ns: {t} ns is below the open-loop write of every device ({:.4e} ns \
+                         predicted on {}); allowed: at least that",
+                        model.total_ns(&vec![0.0; mapped.num_arrays() as usize]),
+                        hw.name
+                    ))
+                })?;
+            (chosen, Some((predicted_ns, model)))
         }
-        (Budget::TimeNs(t), Some(open)) => Budget::TimeNs(t - open),
-        (b, _) => b,
+        Budget::Fraction(_) => (sensitivity::select(&scores, budget, Some(&devices))?, None),
     };
-    let chosen = sensitivity::select(&scores, verify_budget, Some(&devices))?;
 
     let csv = staged.path().join("sensitivity.csv");
     sensitivity::write_csv(&csv, &curvature, &scores, &chosen)
@@ -193,6 +199,16 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     )?;
     if method.needs_devices() {
         outln!("  device knowledge: {knowledge}")?;
+        if let selection::Knowledge::Characterised { cycles } = knowledge {
+            let model = TimeModel::new(&mapped, &hw, seed)?;
+            let open = model.total_ns(&vec![0.0; mapped.num_arrays() as usize]);
+            let read = uswim::sim::predict::read_all(&mapped, &hw).time_ns;
+            outln!(
+                "  characterisation before programming: {:.4e} ns ({cycles} open-loop writes of {open:.4e} ns and \
+                 reads of {read:.4e} ns of every device; not included in the programming time)",
+                f64::from(cycles) * (open + read)
+            )?;
+        }
     }
     outln!(
         "  method {method}, budget {budget}: {} of {} weights selected ({:.3}%)",
@@ -213,10 +229,12 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
             total_ns
         )?;
     }
-    if let Some(open) = open_loop_ns {
+    if let Some((total, model)) = &predicted {
+        let open = model.total_ns(&vec![0.0; mapped.num_arrays() as usize]);
         outln!(
-            "  open-loop write of every device {open:.4e} ns (simulated, chip of seed {seed}), included in the \
-             time budget"
+            "  predicted total programming time {total:.4e} ns (open-loop write {open:.4e} ns included; chip of \
+             seed {seed}; predicted-time model, stated error {:.0}%)",
+            100.0 * STATED_ERROR
         )?;
     }
     outln!("  wrote {} and {}", csv.display(), mask_path.display())?;
@@ -292,14 +310,42 @@ fn accuracy_target(
     Ok(search.best.fraction)
 }
 
-/// The simulated time of programming every device of `mapped` open-loop (no write-verify) on the chip
-/// of `seed`, in ns.
-fn open_loop_time_ns(mapped: &Mapped, hw: &uswim::config::HwConfig, seed: u64) -> anyhow::Result<f64> {
-    let options = ProgramOptions {
-        seed,
-        trace: TraceFilter::level(TraceLevel::Off),
-        keep_conductances: false,
+/// The largest top-ranked selection of `scores` whose predicted total programming time on the chip of
+/// `seed` is within `budget_ns` (bisection over the number of weights), with that time; `None` when even
+/// the open-loop write is not.
+fn within_time(
+    scores: &Scores,
+    devices: &[WeightDeviceInfo],
+    mapped: &Mapped,
+    model: &TimeModel,
+    seed: u64,
+    budget_ns: f64,
+) -> Option<(Selection, f64)> {
+    let total = mapped.num_weights() as usize;
+    let top = |k: usize| {
+        let fraction = k as f64 / total.max(1) as f64;
+        let chosen = sensitivity::select(scores, Budget::Fraction(fraction), Some(devices))
+            .expect("a fraction in [0, 1] and device information of the scores' layout");
+        let ns = model.predict_ns(mapped, &Mask::Weights(chosen.layers.clone()), seed);
+        (chosen, ns)
     };
-    let result = sim::program(mapped, hw, &Mask::None, &options, &mut NullSink)?;
-    Ok(result.summary.total_time_ns)
+    let none = top(0);
+    if none.1 > budget_ns {
+        return None;
+    }
+    let all = top(total);
+    if all.1 <= budget_ns {
+        return Some(all);
+    }
+    let (mut lo, mut hi) = ((0, none), total);
+    while hi - lo.0 > 1 {
+        let mid = lo.0 + (hi - lo.0) / 2;
+        let probe = top(mid);
+        if probe.1 <= budget_ns {
+            lo = (mid, probe);
+        } else {
+            hi = mid;
+        }
+    }
+    Some(lo.1)
 }

@@ -23,7 +23,7 @@ pub const FULL_RUNS: u32 = 100;
 /// Monte-Carlo runs per point of the physical preset.
 pub const DEFAULT_PHYSICAL_RUNS: u32 = 5;
 
-/// Reproduce the U-SWIM experiment: selection methods (uswim, swim, measured, magnitude, random) over write-verify
+/// Reproduce the U-SWIM experiment: selection methods (uswim, uswim-time, swim, measured, magnitude, random) over write-verify
 /// fractions from 0.1% to 100%, under uniform, band (the authors') and strongly non-uniform (lognormal,
 /// sigma_log 0.9) device variation, with Monte-Carlo accuracy on the test set and the simulated
 /// programming time and energy of every point.
@@ -37,7 +37,8 @@ pub const DEFAULT_PHYSICAL_RUNS: u32 = 5;
 /// training images.
 ///
 /// Writes into --out: results.csv (one row per setting x method x fraction, plus the no- and full
-/// write-verify references, with the paired drop from full write-verify), headline.md, and
+/// write-verify references, with the paired drop from full write-verify, and the predicted-time model's
+/// total time of each point beside the simulated one), headline.md, and
 /// accuracy_vs_fraction and accuracy_vs_time (with 95% bands) as PNG and SVG.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
@@ -103,7 +104,7 @@ pub struct ReproduceArgs {
         value_name = "LIST",
         value_delimiter = ',',
         value_parser = method_parser(),
-        default_value = "uswim,swim,measured,magnitude,random"
+        default_value = "uswim,uswim-time,swim,measured,magnitude,random"
     )]
     methods: Vec<Method>,
     /// Write-verify fractions, comma-separated, ascending, in (0, 1].

@@ -10,8 +10,9 @@
 //! (as if each device held a whole weight). Chunks run in parallel and are merged in order, so results do
 //! not depend on the thread count.
 
-use super::{Device, WriteVerify};
+use super::{Device, DeviceEvent, WriteVerify};
 use crate::config::HwConfig;
+use crate::pulse::Polarity;
 use crate::rng::{self, Purpose};
 use crate::variation::{DeviceSite, VariationMap};
 use rayon::prelude::*;
@@ -80,6 +81,11 @@ impl CountHistogram {
         0
     }
 
+    /// How many values are at least `value`.
+    pub fn at_least(&self, value: u32) -> u64 {
+        self.counts.iter().skip(value as usize).sum()
+    }
+
     /// The largest value (0 when empty).
     pub fn max(&self) -> u32 {
         self.counts.iter().rposition(|&c| c > 0).unwrap_or(0) as u32
@@ -117,6 +123,8 @@ pub struct LevelReport {
     pub adc_energy_pj: f64,
     /// Total write-driver energy, in pJ.
     pub driver_energy_pj: f64,
+    /// SET corrections after verify read j (index j - 1), over all devices (the rest are RESET).
+    pub verify_set_pulses: Vec<u64>,
 }
 
 impl LevelReport {
@@ -170,6 +178,12 @@ impl LevelReport {
         self.read_energy_pj += other.read_energy_pj;
         self.adc_energy_pj += other.adc_energy_pj;
         self.driver_energy_pj += other.driver_energy_pj;
+        if other.verify_set_pulses.len() > self.verify_set_pulses.len() {
+            self.verify_set_pulses.resize(other.verify_set_pulses.len(), 0);
+        }
+        for (a, b) in self.verify_set_pulses.iter_mut().zip(&other.verify_set_pulses) {
+            *a += b;
+        }
     }
 }
 
@@ -262,7 +276,21 @@ fn run_chunk(
         out.one_shot_error_sum_us += one_shot_error;
         out.one_shot_error_sq_sum_us += one_shot_error * one_shot_error;
         let (reads, pulses, success) = if verifies {
-            let v = wv.run(&mut state, target, &mut rng, &mut sink);
+            let mut read = 0usize;
+            let set_after = &mut out.verify_set_pulses;
+            let v = wv.run(&mut state, target, &mut rng, &mut |e| match e {
+                DeviceEvent::Read { .. } => read += 1,
+                DeviceEvent::Pulse {
+                    polarity: Polarity::Set,
+                    ..
+                } => {
+                    if set_after.len() < read {
+                        set_after.resize(read, 0);
+                    }
+                    set_after[read - 1] += 1;
+                }
+                DeviceEvent::Pulse { .. } => {}
+            });
             out.pulse_energy_pj += v.pulse_energy_pj;
             out.read_energy_pj += v.read_energy_pj;
             (v.reads, v.pulses, v.converged)

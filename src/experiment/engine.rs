@@ -17,7 +17,8 @@
 //! The accuracy and the time and energy of a run come from that one programming: a mask is never timed
 //! on another chip. Without a test set a point makes one run (time and energy only).
 
-use super::selection::{Knowledge, device_info};
+use super::selection::{Knowledge, KnownChip, device_info};
+use super::time_select::TimeOrder;
 use crate::config::HwConfig;
 use crate::error::InputError;
 use crate::eval::{EvalError, Evaluator, Stats, run_seed};
@@ -25,6 +26,7 @@ use crate::map::{Mapped, read_back};
 use crate::nn::{Dataset, Network};
 use crate::rng::{self, Purpose};
 use crate::sensitivity::{self, Budget, Curvature, Method, ScoreOptions, Scores, WeightDeviceInfo};
+use crate::sim::predict::{GroupModel, TimeModel};
 use crate::sim::{self, Mask, ProgramOptions, ProgramResult, predict};
 use crate::trace::{NullSink, Summary, TraceFilter, TraceLevel, TraceSink};
 use rand::Rng;
@@ -151,6 +153,7 @@ pub struct Engine<'a> {
     curvature: Option<&'a Curvature>,
     evaluator: Option<Evaluator<'a>>,
     scores: Mutex<HashMap<ScoreKey, Arc<Scores>>>,
+    time_models: Mutex<HashMap<u64, Arc<TimeModel>>>,
 }
 
 impl<'a> Engine<'a> {
@@ -171,6 +174,7 @@ impl<'a> Engine<'a> {
             curvature,
             evaluator,
             scores: Mutex::new(HashMap::new()),
+            time_models: Mutex::new(HashMap::new()),
         })
     }
 
@@ -245,6 +249,48 @@ impl<'a> Engine<'a> {
         };
         sim::program(self.mapped, self.hw, &mask, &options, sink)
             .map_err(|e| PointFailure::fault(e.to_string()))
+    }
+
+    /// The predicted total programming time of `selector` on the chip of `chip_seed`
+    /// ([`TimeModel`]: its mask, the chip's true device sigmas; a `measured` selection adds its read of
+    /// every device), in ns.
+    pub fn predicted_time_ns(&self, selector: &Selector, chip_seed: u64) -> Result<f64, PointFailure> {
+        let (mask, read_ns) = if selector.method.measures_chip() && selector.needs_scores() {
+            let mask = self.measured_mask(selector, chip_seed)?;
+            (Cow::Owned(mask), predict::read_all(self.mapped, self.hw).time_ns)
+        } else {
+            (self.mask(selector, chip_seed)?, 0.0)
+        };
+        let model = self.time_model(chip_seed)?;
+        Ok(model.predict_ns(self.mapped, &mask, chip_seed) + read_ns)
+    }
+
+    /// The time `characterised` knowledge costs on the chip of `chip_seed` before programming: `cycles`
+    /// open-loop writes and reads of every device (the simulated open-loop programming and
+    /// [`predict::read_all`]), in ns. It is reported beside, not added to, the programming time.
+    pub fn characterisation_ns(&self, cycles: u32, chip_seed: u64) -> Result<f64, PointFailure> {
+        let model = self.time_model(chip_seed)?;
+        let open_ns = model.total_ns(&vec![0.0; self.mapped.num_arrays() as usize]);
+        Ok(f64::from(cycles) * (open_ns + predict::read_all(self.mapped, self.hw).time_ns))
+    }
+
+    /// The predicted-time model of the chip of `chip_seed`, made once per chip (outside the cache's lock,
+    /// as [`Engine::scores`]).
+    pub fn time_model(&self, chip_seed: u64) -> Result<Arc<TimeModel>, PointFailure> {
+        if let Some(m) = self
+            .time_models
+            .lock()
+            .expect("no panics under the lock")
+            .get(&chip_seed)
+        {
+            return Ok(Arc::clone(m));
+        }
+        let model = Arc::new(
+            TimeModel::new(self.mapped, self.hw, chip_seed)
+                .map_err(|e| PointFailure::fault(e.to_string()))?,
+        );
+        let mut cache = self.time_models.lock().expect("no panics under the lock");
+        Ok(Arc::clone(cache.entry(chip_seed).or_insert(model)))
     }
 
     /// Programs the chip of `chip_seed` with `mask`.
@@ -360,7 +406,13 @@ impl<'a> Engine<'a> {
             .needs_devices()
             .then(|| device_info(self.mapped, self.hw, chip_seed, selector.knowledge));
         let options = ScoreOptions::new(method);
-        let scores = Arc::new(sensitivity::score(curvature, devices.as_deref(), &options)?);
+        let mut scores = sensitivity::score(curvature, devices.as_deref(), &options)?;
+        if method.times_rows() {
+            let chip = KnownChip::new(self.hw, chip_seed, selector.knowledge);
+            let model = GroupModel::new(self.hw, chip.seed());
+            scores = TimeOrder::new(self.mapped, &chip, &scores, &model).scores(self.mapped);
+        }
+        let scores = Arc::new(scores);
         let mut cache = self.scores.lock().expect("no panics under the lock");
         Ok(Arc::clone(cache.entry(key).or_insert(scores)))
     }

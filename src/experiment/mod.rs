@@ -13,3 +13,4 @@ pub mod sweep_error;
 pub mod sweep_point;
 pub mod sweep_spec;
 pub mod target;
+pub mod time_select;

@@ -93,9 +93,10 @@ pub fn default_variations() -> Vec<VariationSetting> {
     ]
 }
 
-/// The default methods: uswim, swim, measured, magnitude, random.
-pub const DEFAULT_METHODS: [Method; 5] = [
+/// The default methods: uswim, uswim-time, swim, measured, magnitude, random.
+pub const DEFAULT_METHODS: [Method; 6] = [
     Method::Uswim,
+    Method::UswimTime,
     Method::Swim,
     Method::Measured,
     Method::Magnitude,
@@ -314,6 +315,9 @@ pub struct Row {
     pub time_ns: f64,
     /// Programming energy of the same chips, mean over runs, in pJ.
     pub energy_pj: f64,
+    /// The predicted-time model's total programming time of run 0's selection on run 0's chip
+    /// ([`crate::sim::predict::TimeModel`]), in ns: its validation against `time_ns`.
+    pub predicted_time_ns: f64,
 }
 
 impl Row {
@@ -359,6 +363,9 @@ pub struct SettingInfo {
     pub nonuniform: bool,
     /// Whether it is the pulse-level preset run with its own physics.
     pub physical: bool,
+    /// Under `characterised` knowledge, the characterisation's time on run 0's chip (K open-loop writes
+    /// and reads of every device), in ns.
+    pub characterisation_ns: Option<f64>,
 }
 
 /// The experiment's results: one row per point and reference, settings in order, then references, then
@@ -457,8 +464,37 @@ pub fn run(
             Ok(outcome)
         })
         .collect::<Result<_, ReproduceError>>()?;
+    let chip0 = crate::eval::run_seed(spec.seed, 0);
+    let predicted: Vec<f64> = points
+        .par_iter()
+        .map(|p| {
+            engines[p.setting]
+                .predicted_time_ns(&p.selector, chip0)
+                .map_err(|failure| ReproduceError::Point {
+                    point: format!(
+                        "{}/{}/{} (predicted time)",
+                        groups[p.setting].name, p.method, p.selector.fraction
+                    ),
+                    failure,
+                })
+        })
+        .collect::<Result<_, ReproduceError>>()?;
 
-    let rows = collect_rows(&groups, &points, &settings, &outcomes);
+    let rows = collect_rows(&groups, &points, &settings, &outcomes, &predicted);
+    let characterisation_ns = engines
+        .iter()
+        .zip(&groups)
+        .map(|(engine, g)| match spec.knowledge {
+            Knowledge::Characterised { cycles } => engine
+                .characterisation_ns(cycles, chip0)
+                .map(Some)
+                .map_err(|failure| ReproduceError::Point {
+                    point: format!("{} (characterisation time)", g.name),
+                    failure,
+                }),
+            _ => Ok(None),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let info = RunInfo {
         hw_source: spec.hw.clone(),
         calib_images: curvature.samples,
@@ -467,7 +503,8 @@ pub fn run(
         settings: groups
             .iter()
             .zip(&settings)
-            .map(|(g, s)| SettingInfo {
+            .zip(&characterisation_ns)
+            .map(|((g, s), &characterisation_ns)| SettingInfo {
                 name: g.name.clone(),
                 hw_name: s.hw.name.clone(),
                 arrays: s.mapped.num_arrays(),
@@ -481,6 +518,7 @@ pub fn run(
                     .iter()
                     .any(|m| !matches!(m, VariationMapConfig::Uniform {})),
                 physical: g.physical,
+                characterisation_ns,
             })
             .collect(),
     };
@@ -593,6 +631,7 @@ fn collect_rows(
     points: &[Point],
     settings: &[Setting],
     outcomes: &[PointOutcome],
+    predicted_ns: &[f64],
 ) -> Vec<Row> {
     let mut rows: Vec<Row> = Vec::with_capacity(points.len());
     let mut full_row = 0;
@@ -638,6 +677,7 @@ fn collect_rows(
             drop_ci95_high_pct: 100.0 * drop.ci95_high,
             time_ns: outcome.time_ns(),
             energy_pj: outcome.energy_pj(),
+            predicted_time_ns: predicted_ns[i],
         });
         let is_reference = p.method == FULL_VERIFY || p.method == NO_VERIFY;
         let last_of_method = points
@@ -716,6 +756,7 @@ mod tests {
             drop_ci95_high_pct: drop + half,
             time_ns: 1.0,
             energy_pj: 1.0,
+            predicted_time_ns: 1.0,
         }
     }
 
@@ -757,9 +798,9 @@ mod tests {
             max_drop_pct: 0.5,
         };
         assert!(spec.validate().is_ok());
-        // 3 settings x (2 references + 5 methods x 9 fractions below 1) x 6 runs, and the physical
-        // preset's (2 + 5 x 2) x 2.
-        assert_eq!(spec.work_units(), 3 * 47 * 6 + 12 * 2);
+        // 3 settings x (2 references + 6 methods x 9 fractions below 1) x 6 runs, and the physical
+        // preset's (2 + 6 x 2) x 2.
+        assert_eq!(spec.work_units(), 3 * 56 * 6 + 14 * 2);
         for bad in [
             Spec {
                 runs: 0,

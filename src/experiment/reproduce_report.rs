@@ -190,6 +190,15 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
             "  - `{}`: `{}` ({} arrays, {} runs per point), {what}",
             s.name, s.hw_name, s.arrays, s.runs
         );
+        if let Some(ns) = s.characterisation_ns {
+            let _ = writeln!(
+                md,
+                "    - characterisation before programming ({}): {} per chip (K open-loop writes and reads \
+                 of every device; not included in the programming times below)",
+                info.knowledge,
+                duration(ns)
+            );
+        }
     }
 
     let _ = writeln!(md, "\n## References\n");
@@ -273,6 +282,8 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
         }
     }
 
+    write_prediction(&mut md, results);
+
     let _ = writeln!(
         md,
         "\n## Accuracy (%, mean ± 95% CI half-width; paired drop's 95% upper bound) by fraction verified\n"
@@ -315,6 +326,55 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
         let _ = writeln!(md);
     }
     md
+}
+
+/// The predicted-time model's error per setting: over every point that verifies (no-write-verify is
+/// the simulated open-loop programming itself), |predicted - simulated mean| / simulated mean.
+pub fn prediction_errors(results: &Results) -> Vec<(String, usize, f64, f64)> {
+    results
+        .info
+        .settings
+        .iter()
+        .filter_map(|s| {
+            let errors: Vec<f64> = results
+                .rows
+                .iter()
+                .filter(|r| r.variation == s.name && r.method != NO_VERIFY && r.time_ns > 0.0)
+                .map(|r| (r.predicted_time_ns - r.time_ns).abs() / r.time_ns)
+                .collect();
+            if errors.is_empty() {
+                return None;
+            }
+            let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+            let max = errors.iter().copied().fold(0.0, f64::max);
+            Some((s.name.clone(), errors.len(), mean, max))
+        })
+        .collect()
+}
+
+fn write_prediction(md: &mut String, results: &Results) {
+    let errors = prediction_errors(results);
+    if errors.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "\n## Predicted-time model against the simulator\n");
+    let _ = writeln!(
+        md,
+        "The model (`sim::predict::TimeModel`: simulated open-loop programming, closed-form expected verify \
+         loops per row, list-scheduled arrays) predicts each point's total programming time for run 0's \
+         selection on run 0's chip; the error is relative to the simulated mean over the point's chips \
+         (`predicted_time_ns` and `time_ns` in results.csv). The `uswim-time` selection is costed by it.\n"
+    );
+    let _ = writeln!(md, "| setting | points | mean abs. error | max abs. error |");
+    let _ = writeln!(md, "|---|---|---|---|");
+    for (name, n, mean, max) in &errors {
+        let _ = writeln!(
+            md,
+            "| {name} | {n} | {:.2}% | {:.2}% |",
+            100.0 * mean,
+            100.0 * max
+        );
+    }
 }
 
 /// A method's mean line and its 95% band (the interval's ends as two thin lines of one legend entry).

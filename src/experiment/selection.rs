@@ -24,7 +24,7 @@
 use crate::config::{HwConfig, VariationConfig, VariationMapConfig};
 use crate::error::InputError;
 use crate::map::Mapped;
-use crate::map::sigma::array_variation;
+use crate::map::sigma::{DeviceVariation, array_variation};
 use crate::rng::{self, Purpose};
 use crate::sensitivity::WeightDeviceInfo;
 use crate::sim::VerifyCost;
@@ -121,21 +121,82 @@ pub fn device_info(
     chip_seed: u64,
     knowledge: Knowledge,
 ) -> Vec<WeightDeviceInfo> {
-    match knowledge {
-        Knowledge::Oracle => weights_from(mapped, hw, &hw.device.variation, chip_seed, |sigma, _| sigma),
-        Knowledge::Prior => {
-            let (variation, rms) = prior_variation(&hw.device.variation);
-            let rms = rms as f32;
-            weights_from(mapped, hw, &variation, 0, |sigma, _| sigma * rms)
+    weights_from(mapped, hw, &KnownChip::new(hw, chip_seed, knowledge))
+}
+
+/// How a device's true sigma becomes what the analyzer knows of it.
+#[derive(Debug, Clone)]
+enum Known {
+    /// The sigma itself.
+    Exact,
+    /// The sigma times a constant (the prior's root mean square multiplier).
+    Scaled(f32),
+    /// The sigma times sqrt(chi^2_K / K), drawn per device.
+    Sampled(ChiSquared<f64>, f64),
+}
+
+/// A chip's devices as one level of knowledge sees them: the variation map (the prior's, without its
+/// draws, or the chip's own), the seed of its draws and what the analyzer knows of each sigma.
+#[derive(Debug, Clone)]
+pub struct KnownChip {
+    map: VariationMap,
+    seed: u64,
+    known: Known,
+}
+
+impl KnownChip {
+    /// The chip of `chip_seed` on `hw` as `knowledge` sees it (`prior` ignores the seed).
+    pub fn new(hw: &HwConfig, chip_seed: u64, knowledge: Knowledge) -> Self {
+        let (variation, seed, known) = match knowledge {
+            Knowledge::Oracle => (hw.device.variation.clone(), chip_seed, Known::Exact),
+            Knowledge::Prior => {
+                let (variation, rms) = prior_variation(&hw.device.variation);
+                (variation, 0, Known::Scaled(rms as f32))
+            }
+            Knowledge::Characterised { cycles } => {
+                let chi2 = ChiSquared::new(f64::from(cycles)).expect("cycles >= 2");
+                (
+                    hw.device.variation.clone(),
+                    chip_seed,
+                    Known::Sampled(chi2, f64::from(cycles)),
+                )
+            }
+        };
+        Self {
+            map: VariationMap::new(&variation, &hw.device, &hw.array),
+            seed,
+            known,
         }
-        Knowledge::Characterised { cycles } => {
-            let chi2 = ChiSquared::new(f64::from(cycles)).expect("cycles >= 2");
-            let k = f64::from(cycles);
-            weights_from(mapped, hw, &hw.device.variation, chip_seed, move |sigma, rng| {
-                let ratio: f64 = rng.sample(chi2);
-                sigma * (ratio / k).sqrt() as f32
+    }
+
+    /// The seed of the chip's draws (0 for `prior`).
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The variation map the analyzer sees.
+    pub fn map(&self) -> &VariationMap {
+        &self.map
+    }
+
+    /// Every device of `array` in device order: its variation, and the sigma the analyzer knows (the
+    /// stream `(seed, Characterise, array)` consumed in device order).
+    pub fn array(&self, mapped: &Mapped, array: u32) -> Vec<(DeviceVariation, f32)> {
+        let mut rng = rng::stream(self.seed, Purpose::Characterise, u64::from(array));
+        array_variation(mapped, &self.map, self.seed, array)
+            .into_iter()
+            .map(|d| {
+                let known = match &self.known {
+                    Known::Exact => d.sigma,
+                    Known::Scaled(rms) => d.sigma * rms,
+                    Known::Sampled(chi2, k) => {
+                        let ratio: f64 = rng.sample(chi2);
+                        d.sigma * (ratio / k).sqrt() as f32
+                    }
+                };
+                (d, known)
             })
-        }
+            .collect()
     }
 }
 
@@ -174,18 +235,9 @@ pub fn prior_variation(variation: &VariationConfig) -> (VariationConfig, f64) {
     )
 }
 
-/// Every weight's device information from the devices' sigmas under `variation` on the chip of `seed`,
-/// each sigma passed through `known(sigma, rng)` (what the analyzer knows of it; `rng` is the
-/// stream `(seed, Characterise, array)`, consumed in device order).
-fn weights_from(
-    mapped: &Mapped,
-    hw: &HwConfig,
-    variation: &VariationConfig,
-    seed: u64,
-    known: impl Fn(f32, &mut rng::Stream) -> f32 + Sync,
-) -> Vec<WeightDeviceInfo> {
-    let map = VariationMap::new(variation, &hw.device, &hw.array);
-    let cost = VerifyCost::new(hw, seed);
+/// Every weight's device information from the devices of `chip` (see [`device_info`]).
+fn weights_from(mapped: &Mapped, hw: &HwConfig, chip: &KnownChip) -> Vec<WeightDeviceInfo> {
+    let cost = VerifyCost::new(hw, chip.seed);
     mapped
         .layers()
         .par_iter()
@@ -196,15 +248,13 @@ fn weights_from(
             let mut verify_ns = vec![0f32; n];
             let mut band = vec![1f32; n];
             for a in layer.arrays.clone() {
-                let mut rng = rng::stream(seed, Purpose::Characterise, u64::from(a));
-                for d in array_variation(mapped, &map, seed, a) {
+                for (d, sigma) in chip.array(mapped, a) {
                     let w = d.weight as usize;
-                    let sigma = known(d.sigma, &mut rng);
                     let s2 = d.significance * d.significance;
                     open[w] += s2 * sigma * sigma;
                     verified[w] += s2 * d.sigma_wv * d.sigma_wv;
                     verify_ns[w] += cost.device_ns(sigma, d.level) as f32;
-                    band[w] = map.band_multiplier(d.weight_norm) as f32;
+                    band[w] = chip.map.band_multiplier(d.weight_norm) as f32;
                 }
             }
             WeightDeviceInfo {

@@ -9,6 +9,7 @@
 //! | `uswim` | `0.5 H' v`, the expected loss reduction, `v` the weight's variance reduction |
 //! | `uswim-paper` | `|H' + 2 g'|` times the weight's band multiplier (the authors' code) |
 //! | `uswim-cost` | the `uswim` score divided by the weight's expected write-verify time (per ns) |
+//! | `uswim-time` | the `uswim` score; the selection orders weights by expected loss reduction per predicted ns of their row's verify loop (`experiment::time_select`) |
 //! | `measured` | `0.5 H' e^2`, `e` the weight's error measured after the open-loop write (passed as its variance reduction) |
 
 use super::curvature::Curvature;
@@ -34,6 +35,9 @@ pub enum Method {
     UswimPaper,
     /// U-SWIM per unit of write-verify time.
     UswimCost,
+    /// U-SWIM selected by expected loss reduction per predicted nanosecond of programming time, rows
+    /// sharing their verify loops (the order is made by `experiment::time_select`).
+    UswimTime,
     /// The loss each weight's measured open-loop error costs, `0.5 H' e^2`: no variation model (the
     /// experiment engine measures `e` by reading every device after the open-loop write).
     Measured,
@@ -41,13 +45,14 @@ pub enum Method {
 
 impl Method {
     /// Every method, in the order listed in messages.
-    pub const ALL: [Method; 7] = [
+    pub const ALL: [Method; 8] = [
         Method::Magnitude,
         Method::Random,
         Method::Swim,
         Method::Uswim,
         Method::UswimPaper,
         Method::UswimCost,
+        Method::UswimTime,
         Method::Measured,
     ];
 
@@ -60,6 +65,7 @@ impl Method {
             Self::Uswim => "uswim",
             Self::UswimPaper => "uswim-paper",
             Self::UswimCost => "uswim-cost",
+            Self::UswimTime => "uswim-time",
             Self::Measured => "measured",
         }
     }
@@ -68,8 +74,14 @@ impl Method {
     pub fn needs_devices(self) -> bool {
         matches!(
             self,
-            Self::Uswim | Self::UswimPaper | Self::UswimCost | Self::Measured
+            Self::Uswim | Self::UswimPaper | Self::UswimCost | Self::UswimTime | Self::Measured
         )
+    }
+
+    /// Whether the selection orders weights by their predicted share of the programming time rather
+    /// than by score alone.
+    pub fn times_rows(self) -> bool {
+        self == Self::UswimTime
     }
 
     /// Whether the method scores from errors measured on the chip after its open-loop write (rather
@@ -173,7 +185,9 @@ pub fn score(
                     (0..n).map(|_| rng.random::<f64>()).collect()
                 }
                 Method::Swim => (0..n).map(|i| (h(i) + first * g(i)).abs()).collect(),
-                Method::Uswim | Method::Measured => (0..n).map(|i| 0.5 * h(i) * v(i)).collect(),
+                Method::Uswim | Method::UswimTime | Method::Measured => {
+                    (0..n).map(|i| 0.5 * h(i) * v(i)).collect()
+                }
                 Method::UswimPaper => {
                     let band = &dev.expect("checked above").band_multiplier;
                     (0..n)

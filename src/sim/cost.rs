@@ -1,40 +1,177 @@
-//! Expected write-verify cost of a device, for cost-aware selection (the `uswim-cost` score).
+//! Expected write-verify cost of a device, for cost-aware selection (the `uswim-cost` score) and the
+//! predicted-time model ([`super::predict::TimeModel`]).
 //!
-//! Expected verify reads E(r):
-//! - **statistical** device, in closed form (read noise and ADC rounding ignored): the first read sees
-//!   the open-loop error N(0, sigma), accepted with p0 = erf(tol / (sigma sqrt 2)); each re-program draws
-//!   N(0, sigma retry_ratio), accepted with p1 = erf(tol / (sigma retry_ratio sqrt 2)); at most
-//!   max_iterations reads: E(r) = 1 + (1 - p0) (1 - (1 - p1)^(M - 1)) / p1.
+//! The law of a device's verify reads r, as its survival function P(r >= j), j = 1, 2, ...:
+//! - **statistical** device, in closed form: the first read sees the open-loop error N(0, R sigma),
+//!   accepted with probability p0; each re-program draws N(0, R sigma retry_ratio), accepted with p1; at
+//!   most max_iterations reads: P(r >= 1) = 1, P(r >= j) = (1 - p0) (1 - p1)^(j - 2) for
+//!   2 <= j <= max_iterations. A read is accepted when its ADC code lies in the level's acceptance band
+//!   (`Adc::band_codes`), that is when the conductance lies within half a code step of the band's end
+//!   codes; with read noise the spread is sqrt(spread^2 + noise^2) (each read treated as a fresh draw).
 //! - **pulse-level** device: measured per level with the device report (`device::report`: devices made,
 //!   written open-loop and verified exactly as the programmer does), so it reflects the level but not the
 //!   individual device's sigma.
-//! - `open_loop` scheme: no verify, cost 0.
+//! - `open_loop` scheme: no verify, no reads.
 //!
-//! A device's cost in ns is the time it occupies on its array's shared converters and drivers:
-//! E(r) reads of adc.conversion_ns / adcs_per_array and E(r) - 1 pulses of slot / write_drivers_per_array
-//! (slot = dac.conversion_ns + pulse width). These shares add over the devices of a row; the row's own
-//! overheads (read settle, rounding up to whole conversions and slots, the slowest device) are not
-//! attributed to any weight.
+//! E(r) is the sum of the survival function. A device's cost proxy in ns is the time it occupies on its
+//! array's shared converters and drivers: E(r) reads of adc.conversion_ns / adcs_per_array and E(r) - 1
+//! pulses of slot / write_drivers_per_array (slot = dac.conversion_ns + pulse width). These shares add
+//! over the devices of a row; the row's own overheads (read settle, rounding up to whole conversions and
+//! slots, the slowest device) are what [`super::predict::TimeModel`] adds.
 
 use crate::config::{DeviceModelConfig, HwConfig};
 use crate::device::report;
+use crate::periph::Adc;
 
-/// Devices simulated per level to measure a pulse-level device's expected reads.
+/// Devices simulated per level to measure a pulse-level device's read law.
 const TRIALS_PER_LEVEL: u32 = 4096;
 
-/// How expected reads are obtained.
+/// One level's acceptance interval around its target, in uS (the conductances whose read code is in
+/// the band).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Accept {
+    below_us: f64,
+    above_us: f64,
+}
+
+/// How the read law is obtained.
 #[derive(Debug, Clone, PartialEq)]
 enum Reads {
     /// The statistical device's closed form.
     Statistical {
-        tolerance: f64,
+        /// Per level.
+        accept: Vec<Accept>,
+        range_us: f64,
+        read_noise_us: f64,
         retry_ratio: f64,
         max_iterations: u32,
     },
-    /// Measured mean reads per level.
-    PerLevel(Vec<f64>),
+    /// Measured per level: `survival[level][j - 1]` = P(r >= j), `set[level][j - 1]` = P(a SET
+    /// correction after read j).
+    PerLevel {
+        survival: Vec<Vec<f64>>,
+        set: Vec<Vec<f64>>,
+    },
     /// No verify.
     None,
+}
+
+/// The law of a device's verify reads: P(r >= j) for j = 1, 2, ... ([`ReadLaw::at_least`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ReadLaw<'a> {
+    /// Never verified: no read.
+    Never,
+    /// P(r >= j) = fail_first fail_retry^(j - 2) for 2 <= j <= max.
+    Geometric {
+        /// 1 - p0: the open-loop write is out of band.
+        fail_first: f64,
+        /// 1 - p1: a re-program is out of band.
+        fail_retry: f64,
+        /// Most reads.
+        max: u32,
+    },
+    /// A measured law.
+    Table {
+        /// `at_least[j - 1]` = P(r >= j).
+        at_least: &'a [f64],
+        /// `set_after[j - 1]` = P(the correction after read j is a SET pulse).
+        set_after: &'a [f64],
+    },
+}
+
+impl ReadLaw<'_> {
+    /// P(r >= j), j >= 1.
+    pub fn at_least(&self, j: u32) -> f64 {
+        match *self {
+            Self::Never => 0.0,
+            Self::Geometric {
+                fail_first,
+                fail_retry,
+                max,
+            } => match j {
+                0 | 1 => 1.0,
+                _ if j > max => 0.0,
+                _ => fail_first * fail_retry.powi(j as i32 - 2),
+            },
+            Self::Table { at_least, .. } => at_least.get(j.max(1) as usize - 1).copied().unwrap_or(0.0),
+        }
+    }
+
+    /// P(the correction pulse after read j is a SET pulse), j >= 1; the rest of
+    /// P(r >= j + 1) is RESET. The statistical device corrects by the sign of a symmetric error: half.
+    pub fn set_after(&self, j: u32) -> f64 {
+        match *self {
+            Self::Table { set_after, .. } => set_after.get(j.max(1) as usize - 1).copied().unwrap_or(0.0),
+            _ => 0.5 * self.at_least(j + 1),
+        }
+    }
+
+    /// Calls `f(j, P(r >= j), P(r >= j + 1), P(a SET correction after read j))` for j = 1, 2, ... while
+    /// P(r >= j) > 0, at most `limit` times (the geometric law by running products: no powers).
+    pub fn walk(&self, limit: u32, mut f: impl FnMut(u32, f64, f64, f64)) {
+        match *self {
+            Self::Never => {}
+            Self::Geometric {
+                fail_first,
+                fail_retry,
+                max,
+            } => {
+                let mut pending = 1.0;
+                let mut next = if max >= 2 { fail_first } else { 0.0 };
+                for j in 1..=limit.min(max) {
+                    if pending <= 0.0 {
+                        break;
+                    }
+                    f(j, pending, next, 0.5 * next);
+                    pending = next;
+                    next = if j + 2 <= max { next * fail_retry } else { 0.0 };
+                }
+            }
+            Self::Table { at_least, set_after } => {
+                for j in 1..=limit.min(at_least.len() as u32) {
+                    let pending = at_least[j as usize - 1];
+                    if pending <= 0.0 {
+                        break;
+                    }
+                    let next = at_least.get(j as usize).copied().unwrap_or(0.0);
+                    let set = set_after.get(j as usize - 1).copied().unwrap_or(0.0);
+                    f(j, pending, next, set);
+                }
+            }
+        }
+    }
+
+    /// The most reads the law allows (0: never read).
+    pub fn max_reads(&self) -> u32 {
+        match *self {
+            Self::Never => 0,
+            Self::Geometric { max, .. } => max,
+            Self::Table { at_least, .. } => at_least.len() as u32,
+        }
+    }
+
+    /// E(r), the sum of the survival function.
+    pub fn mean(&self) -> f64 {
+        match *self {
+            Self::Never => 0.0,
+            Self::Geometric {
+                fail_first,
+                fail_retry,
+                max,
+            } => {
+                let retries = max.saturating_sub(1);
+                let more = if fail_retry <= 0.0 {
+                    f64::from(retries.min(1))
+                } else if fail_retry >= 1.0 {
+                    f64::from(retries)
+                } else {
+                    (1.0 - fail_retry.powi(retries as i32)) / (1.0 - fail_retry)
+                };
+                1.0 + fail_first * more
+            }
+            Self::Table { at_least, .. } => at_least.iter().sum(),
+        }
+    }
 }
 
 /// The expected write-verify cost of devices on a chip.
@@ -46,26 +183,63 @@ pub struct VerifyCost {
 }
 
 impl VerifyCost {
+    /// The cost model of verifying to the acceptance band +-`tolerance` (a fraction of the range, as
+    /// `program.tolerance`) on `hw`, e.g. the loose tolerance class's.
+    pub fn with_tolerance(hw: &HwConfig, seed: u64, tolerance: f64) -> Self {
+        let mut hw = hw.clone();
+        hw.program.tolerance = tolerance;
+        Self::new(&hw, seed)
+    }
+
     /// The cost model of `hw`; for the pulse-level device this simulates 4096 devices per level from
     /// `seed` (a fraction of a second).
     pub fn new(hw: &HwConfig, seed: u64) -> Self {
+        let levels: Vec<u32> = (0..hw.device.levels()).collect();
         let reads = if !hw.program.scheme.verifies() {
             Reads::None
         } else {
             match &hw.device.model {
-                DeviceModelConfig::Statistical(c) => Reads::Statistical {
-                    tolerance: hw.program.tolerance,
-                    retry_ratio: c.retry_ratio,
-                    max_iterations: hw.program.max_iterations,
-                },
+                DeviceModelConfig::Statistical(c) => {
+                    let adc = Adc::new(&hw.adc, &hw.device);
+                    let tolerance_us = (hw.program.tolerance * hw.range_us()) as f32;
+                    let half_step = 0.5 * f64::from(adc.value(1.0) - adc.value(0.0));
+                    let accept = levels
+                        .iter()
+                        .map(|&l| {
+                            let target = hw.device.level_us(l) as f32;
+                            let (lo, hi) = adc.band_codes(target, tolerance_us, false);
+                            Accept {
+                                below_us: f64::from(target - adc.value(lo)) + half_step,
+                                above_us: f64::from(adc.value(hi) - target) + half_step,
+                            }
+                        })
+                        .collect();
+                    Reads::Statistical {
+                        accept,
+                        range_us: hw.range_us(),
+                        read_noise_us: hw.device.read_noise * hw.range_us(),
+                        retry_ratio: c.retry_ratio,
+                        max_iterations: hw.program.max_iterations,
+                    }
+                }
                 DeviceModelConfig::Pulse(_) => {
-                    let levels: Vec<u32> = (0..hw.device.levels()).collect();
-                    Reads::PerLevel(
-                        report::run(hw, &levels, TRIALS_PER_LEVEL, seed)
+                    let reports = report::run(hw, &levels, TRIALS_PER_LEVEL, seed);
+                    let per_device =
+                        |r: &report::LevelReport, count: u64| count as f64 / r.reads.len().max(1) as f64;
+                    Reads::PerLevel {
+                        survival: reports
                             .iter()
-                            .map(|r| r.reads.mean())
+                            .map(|r| {
+                                (1..=r.reads.max())
+                                    .map(|j| per_device(r, r.reads.at_least(j)))
+                                    .collect()
+                            })
                             .collect(),
-                    )
+                        set: reports
+                            .iter()
+                            .map(|r| r.verify_set_pulses.iter().map(|&c| per_device(r, c)).collect())
+                            .collect(),
+                    }
                 }
             }
         };
@@ -77,35 +251,43 @@ impl VerifyCost {
         }
     }
 
-    /// Expected verify reads of a device of open-loop sigma `sigma` storing `level`.
-    pub fn expected_reads(&self, sigma: f32, level: u16) -> f64 {
+    /// The law of the verify reads of a device of open-loop sigma `sigma` (relative to the range)
+    /// storing `level`.
+    pub fn law(&self, sigma: f32, level: u16) -> ReadLaw<'_> {
         match &self.reads {
-            Reads::None => 0.0,
-            Reads::PerLevel(mean) => mean[usize::from(level)],
+            Reads::None => ReadLaw::Never,
+            Reads::PerLevel { survival, set } => ReadLaw::Table {
+                at_least: &survival[usize::from(level)],
+                set_after: &set[usize::from(level)],
+            },
             Reads::Statistical {
-                tolerance,
+                accept,
+                range_us,
+                read_noise_us,
                 retry_ratio,
                 max_iterations,
             } => {
-                let accept = |s: f64| {
+                let a = accept[usize::from(level)];
+                let p = |spread_us: f64| {
+                    let s = spread_us.hypot(*read_noise_us);
                     if s <= 0.0 {
-                        1.0
-                    } else {
-                        erf(tolerance / (s * std::f64::consts::SQRT_2))
+                        return f64::from(u8::from(a.below_us >= 0.0 && a.above_us >= 0.0));
                     }
+                    (normal_cdf(a.above_us / s) - normal_cdf(-a.below_us / s)).clamp(0.0, 1.0)
                 };
-                let sigma = f64::from(sigma);
-                let p0 = accept(sigma);
-                let p1 = accept(sigma * retry_ratio);
-                let retries = max_iterations - 1;
-                let more = if retries == 0 || p1 >= 1.0 {
-                    f64::from(retries.min(1))
-                } else {
-                    (1.0 - (1.0 - p1).powi(retries as i32)) / p1
-                };
-                1.0 + (1.0 - p0) * more
+                let spread_us = f64::from(sigma) * range_us;
+                ReadLaw::Geometric {
+                    fail_first: 1.0 - p(spread_us),
+                    fail_retry: 1.0 - p(spread_us * retry_ratio),
+                    max: *max_iterations,
+                }
             }
         }
+    }
+
+    /// Expected verify reads of a device of open-loop sigma `sigma` storing `level`.
+    pub fn expected_reads(&self, sigma: f32, level: u16) -> f64 {
+        self.law(sigma, level).mean()
     }
 
     /// Expected cost of verifying a device, in ns (see the module docs).
@@ -116,6 +298,11 @@ impl VerifyCost {
         }
         r * self.read_share_ns + (r - 1.0) * self.pulse_share_ns
     }
+}
+
+/// The standard normal distribution function.
+fn normal_cdf(x: f64) -> f64 {
+    0.5 * (1.0 + erf(x * std::f64::consts::FRAC_1_SQRT_2))
 }
 
 /// The error function, to a relative error below 1.2e-7 (Numerical Recipes' Chebyshev fit of erfc).
@@ -154,19 +341,63 @@ mod tests {
     }
 
     #[test]
-    fn statistical_expected_reads_follow_the_capped_geometric_law() {
+    fn statistical_expected_reads_follow_the_capped_geometric_law_of_the_adc_band() {
         let mut hw = config::load("paper_statistical", &[]).unwrap();
         let cost = VerifyCost::new(&hw, 0);
-        // p = erf(0.06 / (0.3 sqrt 2)) = 0.158519 for the first read and every retry, 100 reads at most.
-        let p: f64 = 0.158_519_4;
+        // Tolerance 0.6 uS on 10 uS / 255 codes: codes -15..=15 around either level, so a read is
+        // accepted within 15.5 steps = 0.607843 uS; p = erf(0.607843 / (3 sqrt 2)) = 0.1605635 for the
+        // first read and every retry, 100 reads at most.
+        let p: f64 = 0.160_563_5;
         let want = (1.0 - (1.0 - p).powi(100)) / p;
-        assert!((cost.expected_reads(0.3, 1) - want).abs() < 1e-5);
+        for level in [0, 1] {
+            let r = cost.expected_reads(0.3, level);
+            assert!((r - want).abs() < 2e-4 * want, "level {level}: {r} vs {want}");
+        }
+        let law = cost.law(0.3, 1);
+        assert_eq!(law.at_least(1), 1.0);
+        assert!((law.at_least(3) - (1.0 - p).powi(2)).abs() < 1e-5);
+        assert_eq!(law.at_least(101), 0.0);
+        let sum: f64 = (1..=100).map(|j| law.at_least(j)).sum();
+        assert!((sum - law.mean()).abs() < 1e-9);
+        let mut walked = 0;
+        law.walk(200, |j, pending, next, set| {
+            walked += 1;
+            assert!((pending - law.at_least(j)).abs() < 1e-12 * law.at_least(j).max(1e-300));
+            assert!((next - law.at_least(j + 1)).abs() < 1e-12 * next.max(1e-300));
+            assert_eq!(set, 0.5 * next);
+        });
+        assert_eq!(walked, 100);
         assert_eq!(cost.expected_reads(0.0, 0), 1.0);
         // One read, one pulse share per extra read: 10 ns / 16 ADCs, (5 + 100) ns / 32 drivers.
         let r = cost.expected_reads(0.3, 0);
         assert!((cost.device_ns(0.3, 0) - (r * 10.0 / 16.0 + (r - 1.0) * 105.0 / 32.0)).abs() < 1e-9);
         hw.program.max_iterations = 1;
         assert_eq!(VerifyCost::new(&hw, 0).expected_reads(0.3, 0), 1.0);
+    }
+
+    #[test]
+    fn a_measured_law_is_the_survival_function_of_the_device_report() {
+        let hw = config::load("rram_1t1r_256", &[]).unwrap();
+        let cost = VerifyCost::new(&hw, 4);
+        let reports = report::run(&hw, &[2], TRIALS_PER_LEVEL, 4);
+        let law = cost.law(0.1, 2);
+        assert_eq!(law.at_least(1), 1.0);
+        assert!((law.mean() - reports[0].reads.mean()).abs() < 1e-9);
+        assert_eq!(law.at_least(law.max_reads() + 1), 0.0);
+        assert!(law.at_least(law.max_reads()) > 0.0);
+        // Every correction after read j is SET or RESET: the SET share is at most P(r >= j + 1).
+        let set: f64 = (1..law.max_reads()).map(|j| law.set_after(j)).sum();
+        let pulses: f64 = (2..=law.max_reads()).map(|j| law.at_least(j)).sum();
+        assert!(set > 0.0 && set <= pulses + 1e-12, "{set} vs {pulses}");
+        let mut walked = 0;
+        law.walk(u32::MAX, |j, pending, next, s| {
+            walked += 1;
+            assert_eq!(
+                (pending, next, s),
+                (law.at_least(j), law.at_least(j + 1), law.set_after(j))
+            );
+        });
+        assert_eq!(walked, law.max_reads());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Predicted costs of chip operations that the programmer does not itself run, from the configuration's
-//! timing ([`Timing`]) and the mapping's layout.
+//! Predicted costs of chip operations, from the configuration's timing ([`Timing`]) and the mapping's
+//! layout: the read of every device that the programmer does not itself run, and the predicted-time
+//! model of programming with a mask.
 //!
 //! [`read_all`]: one read of every device of the chip, as the `measured` selection needs after the
 //! open-loop write: per array, row group by row group (`rows_in_parallel` rows at a time), a row setup,
@@ -7,13 +8,46 @@
 //! [`Timing::adc_of`] binds them); arrays are list-scheduled in array order on `parallel_arrays`
 //! channels, as the chip scheduler starts them. Energy: V_read^2 G t_read per device at its target
 //! conductance, one ADC conversion per device, one row setup per row group.
+//!
+//! [`TimeModel`]: the expected total programming time of a mask, without running the verify loops.
+//! Per array, the open-loop part (row setups and open-loop writes of every row group, which no mask
+//! changes) is simulated once with the programmer (`Mask::None`, exact for the statistical device, one
+//! chip's draw for the pulse-level one). The verify part of a row group is predicted in closed form from
+//! each selected device's read law ([`ReadLaw`]: P(r >= j), the chance that the device is still
+//! pending at verify iteration j) and its ADC and write driver, assuming devices independent:
+//!
+//! E[verify time] = sum over j of settle P(some device pending at j)
+//!                  + conversion E[max over ADCs of its pending devices at j]
+//!                  + slot (E[max over drivers of its SET pulses after read j]
+//!                          + E[max over drivers of its RESET pulses after read j]),
+//!
+//! in whole cycles per phase as the programmer plays them. A device pulsed after read j is one still
+//! pending at j + 1, its pulse SET or RESET with the read law's chances ([`ReadLaw::set_after`]: half
+//! each for the statistical device, measured per level for the pulse-level one). The expectation of a
+//! maximum of independent counts is exact: each unit's count is a Poisson-binomial (its distribution by
+//! convolution), and E[max] = sum over k >= 1 of (1 - product over units of P(count < k)). This is what
+//! makes the first selected device of a row pay the row's verify loop (settle, the slowest device's
+//! iterations) and later ones share it until their ADC or driver fills. Arrays are then list-scheduled
+//! on `parallel_arrays` channels in array order, as the chip starts them.
 
 use super::Timing;
+use super::cost::{ReadLaw, VerifyCost};
+
+/// The predicted-time model's stated accuracy: its total programming time is within this relative
+/// error of the simulated mean (measured over `uswim reproduce`'s default grid, both presets: at most
+/// about 3.5%, see its headline).
+pub const STATED_ERROR: f64 = 0.10;
+use super::error::SimError;
+use super::mask::{Mask, WvClass};
 use crate::config::HwConfig;
+use crate::map::sigma::device_sigmas;
 use crate::map::{Mapped, MappedDevice};
 use crate::periph::Clock;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use crate::trace::{NullSink, TraceFilter, TraceLevel};
+use crate::variation::VariationMap;
+use rayon::prelude::*;
+use std::ops::Add;
+use std::sync::OnceLock;
 
 /// The cost of one chip operation.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -66,15 +100,351 @@ pub fn read_all(mapped: &Mapped, hw: &HwConfig) -> Cost {
 }
 
 /// The finish time of jobs of `durations` started in order, each on the first free of `channels`.
-fn list_schedule(durations: &[u64], channels: u32) -> u64 {
-    let mut free: BinaryHeap<Reverse<u64>> = (0..channels.max(1)).map(|_| Reverse(0)).collect();
-    let mut end = 0;
+fn list_schedule<T: Copy + Default + PartialOrd + Add<Output = T>>(durations: &[T], channels: u32) -> T {
+    let mut free = vec![T::default(); channels.max(1) as usize];
+    let mut end = T::default();
     for &d in durations {
-        let Reverse(start) = free.pop().expect("at least one channel");
-        end = end.max(start + d);
-        free.push(Reverse(start + d));
+        let (mut first, mut at) = (0, free[0]);
+        for (c, &t) in free.iter().enumerate().skip(1) {
+            if t < at {
+                (first, at) = (c, t);
+            }
+        }
+        free[first] = at + d;
+        if free[first] > end {
+            end = free[first];
+        }
     }
     end
+}
+
+/// A selected device of a row group as the model sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GroupDevice<'a> {
+    /// Its ADC.
+    pub adc: u32,
+    /// Its write driver.
+    pub driver: u32,
+    /// The law of its verify reads.
+    pub law: ReadLaw<'a>,
+}
+
+/// The distribution of a count of independent Bernoulli events: `pmf[c]` = P(count = c).
+#[derive(Debug, Clone, PartialEq)]
+struct Count {
+    pmf: Vec<f64>,
+}
+
+impl Count {
+    /// No event: a count of 0.
+    fn zero() -> Self {
+        Self { pmf: vec![1.0] }
+    }
+
+    /// Adds an event of probability `q`.
+    fn add(&mut self, q: f64) {
+        if q <= 0.0 {
+            return;
+        }
+        self.pmf.push(0.0);
+        for c in (1..self.pmf.len()).rev() {
+            self.pmf[c] = self.pmf[c] * (1.0 - q) + self.pmf[c - 1] * q;
+        }
+        self.pmf[0] *= 1.0 - q;
+    }
+}
+
+/// E[max over units of their counts] = sum over k >= 1 of (1 - product over units of P(count < k)).
+fn expected_max(units: &[Count], cdf: &mut Vec<f64>) -> f64 {
+    let top = units.iter().map(|u| u.pmf.len()).max().unwrap_or(0);
+    cdf.clear();
+    cdf.resize(units.len(), 0.0);
+    let mut sum = 0.0;
+    for k in 1..top {
+        let mut all_below = 1.0;
+        for (u, c) in units.iter().zip(cdf.iter_mut()) {
+            *c += u.pmf.get(k - 1).copied().unwrap_or(0.0);
+            all_below *= c.min(1.0);
+        }
+        sum += 1.0 - all_below;
+    }
+    sum
+}
+
+/// One row group's selected devices, by verify iteration: the distribution of every ADC's pending
+/// devices and of every driver's SET pulses (RESET pulses have the same law). Devices are added one at
+/// a time ([`GroupState::add`]), so the time of a growing selection is cheap to follow.
+#[derive(Debug, Clone)]
+pub struct GroupState {
+    iterations: usize,
+    adcs: usize,
+    drivers: usize,
+    /// Per iteration j (0-based), the product over devices of P(not pending at j + 1).
+    none_pending: Vec<f64>,
+    /// `[j * adcs + a]`: pending devices of ADC a at iteration j + 1.
+    pending: Vec<Count>,
+    /// `[j * drivers + d]`: SET pulses of driver d after read j + 1.
+    set_pulses: Vec<Count>,
+    /// `[j * drivers + d]`: RESET pulses of driver d after read j + 1.
+    reset_pulses: Vec<Count>,
+    devices: u32,
+}
+
+/// The verify-time model of a configuration: timing and read laws (of the tight class, and of the loose
+/// tolerance class when a mask has one, made on first use).
+#[derive(Debug, Clone)]
+pub struct GroupModel {
+    timing: Timing,
+    ns_per_cycle: f64,
+    cost: VerifyCost,
+    loose: OnceLock<VerifyCost>,
+    hw: HwConfig,
+    seed: u64,
+    max_reads: u32,
+}
+
+impl GroupModel {
+    /// The model of `hw`; `seed` drives the pulse-level device's measured read laws.
+    pub fn new(hw: &HwConfig, seed: u64) -> Self {
+        let cost = VerifyCost::new(hw, seed);
+        let max_reads = (0..hw.device.levels())
+            .map(|l| cost.law(0.0, l as u16).max_reads())
+            .max()
+            .unwrap_or(0);
+        Self {
+            timing: Timing::new(hw),
+            ns_per_cycle: Clock::new(&hw.controller).ns(1),
+            cost,
+            loose: OnceLock::new(),
+            hw: hw.clone(),
+            seed,
+            max_reads,
+        }
+    }
+
+    /// The model's device of column `col` (sigma `sigma`, storing `level`) in tolerance class `class`
+    /// (`None` when the class is not verified).
+    pub fn device_in(&self, class: WvClass, col: u32, sigma: f32, level: u16) -> Option<GroupDevice<'_>> {
+        let cost = match class {
+            WvClass::None => return None,
+            WvClass::Tight => &self.cost,
+            WvClass::Loose => self.loose.get_or_init(|| {
+                VerifyCost::with_tolerance(
+                    &self.hw,
+                    self.seed,
+                    self.hw.program.loose_tolerance(&self.hw.device),
+                )
+            }),
+        };
+        Some(GroupDevice {
+            adc: self.timing.adc_of(col),
+            driver: self.timing.driver_of(col),
+            law: cost.law(sigma, level),
+        })
+    }
+
+    /// The read laws.
+    pub fn cost(&self) -> &VerifyCost {
+        &self.cost
+    }
+
+    /// The configuration's timing.
+    pub fn timing(&self) -> &Timing {
+        &self.timing
+    }
+
+    /// The model's device of column `col` with open-loop sigma `sigma` storing `level`.
+    pub fn device(&self, col: u32, sigma: f32, level: u16) -> GroupDevice<'_> {
+        GroupDevice {
+            adc: self.timing.adc_of(col),
+            driver: self.timing.driver_of(col),
+            law: self.cost.law(sigma, level),
+        }
+    }
+
+    /// A row group with no device selected.
+    pub fn empty_group(&self) -> GroupState {
+        let j = self.max_reads as usize;
+        let (adcs, drivers) = (self.timing.adcs as usize, self.timing.drivers as usize);
+        GroupState {
+            iterations: j,
+            adcs,
+            drivers,
+            none_pending: vec![1.0; j],
+            pending: vec![Count::zero(); j * adcs],
+            set_pulses: vec![Count::zero(); j * drivers],
+            reset_pulses: vec![Count::zero(); j * drivers],
+            devices: 0,
+        }
+    }
+
+    /// The expected verify time of a row group whose selected devices are `devices`, in ns.
+    pub fn group_verify_ns(&self, devices: &[GroupDevice<'_>]) -> f64 {
+        if devices.is_empty() {
+            return 0.0;
+        }
+        let mut group = self.empty_group();
+        for d in devices {
+            group.add(d);
+        }
+        self.verify_ns(&group)
+    }
+
+    /// The expected verify time of `group`, in ns (see the module docs).
+    pub fn verify_ns(&self, group: &GroupState) -> f64 {
+        if group.devices == 0 {
+            return 0.0;
+        }
+        let t = &self.timing;
+        let mut cdf = Vec::new();
+        let mut cycles = 0.0;
+        for j in 0..group.iterations {
+            let any = 1.0 - group.none_pending[j];
+            if any <= 0.0 {
+                break;
+            }
+            let conversions = expected_max(&group.pending[j * group.adcs..(j + 1) * group.adcs], &mut cdf);
+            let drivers = j * group.drivers..(j + 1) * group.drivers;
+            let slots = expected_max(&group.set_pulses[drivers.clone()], &mut cdf)
+                + expected_max(&group.reset_pulses[drivers], &mut cdf);
+            cycles += t.settle.0 as f64 * any + t.conversion.0 as f64 * conversions + t.slot.0 as f64 * slots;
+        }
+        cycles * self.ns_per_cycle
+    }
+}
+
+impl GroupState {
+    /// Selects one more device.
+    pub fn add(&mut self, d: &GroupDevice<'_>) {
+        if d.law.max_reads() == 0 {
+            return;
+        }
+        self.devices += 1;
+        let (adc, driver) = (d.adc as usize, d.driver as usize);
+        let (adcs, drivers, limit) = (self.adcs, self.drivers, self.iterations as u32);
+        let Self {
+            none_pending,
+            pending,
+            set_pulses,
+            reset_pulses,
+            ..
+        } = self;
+        d.law.walk(limit, |j, at_j, next, set| {
+            let j = j as usize - 1;
+            none_pending[j] *= 1.0 - at_j;
+            pending[j * adcs + adc].add(at_j);
+            set_pulses[j * drivers + driver].add(set);
+            reset_pulses[j * drivers + driver].add((next - set).max(0.0));
+        });
+    }
+
+    /// Devices selected.
+    pub fn devices(&self) -> u32 {
+        self.devices
+    }
+
+    /// Deselects every device (keeping the memory).
+    pub fn clear(&mut self) {
+        if self.devices == 0 {
+            return;
+        }
+        self.none_pending.fill(1.0);
+        for c in self
+            .pending
+            .iter_mut()
+            .chain(&mut self.set_pulses)
+            .chain(&mut self.reset_pulses)
+        {
+            c.pmf.truncate(1);
+            c.pmf[0] = 1.0;
+        }
+        self.devices = 0;
+    }
+}
+
+/// The predicted-time model of a mapping on a configuration (see the module docs).
+#[derive(Debug, Clone)]
+pub struct TimeModel {
+    groups: GroupModel,
+    /// Per array, the simulated open-loop programming time (setups and writes), in ns.
+    open_loop_ns: Vec<f64>,
+    channels: u32,
+    variation: VariationMap,
+}
+
+impl TimeModel {
+    /// The model of `mapped` on `hw`: simulates the open-loop programming of the chip of `seed` once.
+    pub fn new(mapped: &Mapped, hw: &HwConfig, seed: u64) -> Result<Self, SimError> {
+        let options = super::ProgramOptions {
+            seed,
+            trace: TraceFilter::level(TraceLevel::Off),
+            keep_conductances: false,
+        };
+        let open = super::program(mapped, hw, &Mask::None, &options, &mut NullSink)?;
+        Ok(Self {
+            groups: GroupModel::new(hw, seed),
+            open_loop_ns: open.arrays.iter().map(|a| a.end_ns - a.start_ns).collect(),
+            channels: hw.controller.parallel_arrays,
+            variation: VariationMap::new(&hw.device.variation, &hw.device, &hw.array),
+        })
+    }
+
+    /// The verify-time model of a row group.
+    pub fn groups(&self) -> &GroupModel {
+        &self.groups
+    }
+
+    /// The simulated open-loop programming time of every array, in ns.
+    pub fn open_loop_ns(&self) -> &[f64] {
+        &self.open_loop_ns
+    }
+
+    /// The total programming time when array a spends `verify_ns[a]` on verify, in ns: every array's
+    /// open-loop and verify time, list-scheduled on the chip's channels.
+    pub fn total_ns(&self, verify_ns: &[f64]) -> f64 {
+        let arrays: Vec<f64> = self
+            .open_loop_ns
+            .iter()
+            .zip(verify_ns)
+            .map(|(o, v)| o + v)
+            .collect();
+        list_schedule(&arrays, self.channels)
+    }
+
+    /// The expected verify time of every array of `mapped` with `mask`, on the chip of `seed` (its
+    /// devices' true sigmas), in ns.
+    pub fn verify_ns(&self, mapped: &Mapped, mask: &Mask, seed: u64) -> Vec<f64> {
+        let rows_in_parallel = self.groups.timing.rows_in_parallel.max(1);
+        (0..mapped.num_arrays())
+            .into_par_iter()
+            .map(|a| {
+                let mut devices = Vec::new();
+                mapped.array_devices(a, &mut devices);
+                let sigmas = device_sigmas(&self.variation, seed, a, &devices);
+                let mut total = 0.0;
+                let mut group = self.groups.empty_group();
+                let mut current = None;
+                for (d, &sigma) in devices.iter().zip(&sigmas) {
+                    let g = d.row / rows_in_parallel;
+                    if current != Some(g) {
+                        total += self.groups.verify_ns(&group);
+                        group.clear();
+                        current = Some(g);
+                    }
+                    let class = mask.class(d.layer, d.weight);
+                    if let Some(device) = self.groups.device_in(class, d.col, sigma, d.level) {
+                        group.add(&device);
+                    }
+                }
+                total + self.groups.verify_ns(&group)
+            })
+            .collect()
+    }
+
+    /// The predicted total programming time of `mapped` with `mask` on the chip of `seed`, in ns.
+    pub fn predict_ns(&self, mapped: &Mapped, mask: &Mask, seed: u64) -> f64 {
+        self.total_ns(&self.verify_ns(mapped, mask, seed))
+    }
 }
 
 #[cfg(test)]
@@ -88,7 +458,126 @@ mod tests {
         assert_eq!(list_schedule(&[3, 3, 3], 1), 9);
         assert_eq!(list_schedule(&[3, 3, 3], 2), 6);
         assert_eq!(list_schedule(&[5, 1, 1, 1], 2), 5);
-        assert_eq!(list_schedule(&[], 4), 0);
+        assert_eq!(list_schedule::<u64>(&[], 4), 0);
+        assert_eq!(list_schedule(&[2.5, 1.0, 1.0], 2), 2.5);
+    }
+
+    /// A layer of `outputs` x `inputs` weights of varied values.
+    fn layer(outputs: usize, inputs: usize) -> Vec<LayerWeights> {
+        vec![LayerWeights {
+            name: "fc.weight".into(),
+            shape: vec![outputs, inputs],
+            values: (0..outputs * inputs)
+                .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.05)
+                .collect(),
+        }]
+    }
+
+    #[test]
+    fn one_selected_device_pays_its_own_reads_settles_and_pulse_slots() {
+        let hw = config::load("paper_statistical", &[]).unwrap();
+        let model = GroupModel::new(&hw, 0);
+        let d = model.device(5, 0.3, 1);
+        let t = model.timing();
+        let ns = Clock::new(&hw.controller).ns(1);
+        // Alone on its ADC and driver: read j costs settle + one conversion when pending, the pulse after
+        // it one slot when the device is read again.
+        let want: f64 = (1..=100)
+            .map(|j| {
+                let (read, again) = (d.law.at_least(j), d.law.at_least(j + 1));
+                ns * ((t.settle.0 + t.conversion.0) as f64 * read + t.slot.0 as f64 * again)
+            })
+            .sum();
+        let got = model.group_verify_ns(&[d]);
+        assert!((got - want).abs() < 1e-9 * want, "{got} vs {want}");
+        // Two devices on one ADC and driver: E[max] of two counts is more than one, less than two.
+        let two = model.group_verify_ns(&[d, d]);
+        assert!(two > got && two < 2.0 * got, "{two} vs {got}");
+        assert_eq!(model.group_verify_ns(&[]), 0.0);
+    }
+
+    #[test]
+    fn expected_maxima_of_counts_match_hand_computations() {
+        let mut cdf = Vec::new();
+        let mut a = Count::zero();
+        a.add(0.5);
+        a.add(0.5);
+        // Binomial(2, 0.5): E = 1.
+        assert!((expected_max(std::slice::from_ref(&a), &mut cdf) - 1.0).abs() < 1e-12);
+        let mut b = Count::zero();
+        b.add(0.5);
+        // max(Bin(2, .5), Bern(.5)): P(max >= 1) = 1 - 0.25 * 0.5, P(max >= 2) = 0.25.
+        let want = (1.0 - 0.125) + 0.25;
+        assert!((expected_max(&[a, b, Count::zero()], &mut cdf) - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn predicted_time_is_within_five_percent_of_the_simulated_mean() {
+        use crate::sim::{ProgramOptions, program};
+        let hw = config::load("paper_statistical", &[]).unwrap();
+        let m = Mapped::new(&layer(48, 100), &hw).unwrap();
+        let model = TimeModel::new(&m, &hw, 1).unwrap();
+        for (fraction, seed) in [(0.02, 3), (0.3, 4), (1.0, 5)] {
+            let mask = if fraction >= 1.0 {
+                Mask::All
+            } else {
+                Mask::random(&m, fraction, seed)
+            };
+            let predicted = model.predict_ns(&m, &mask, 1);
+            let runs = 6;
+            let simulated: f64 = (0..runs)
+                .map(|r| {
+                    let options = ProgramOptions {
+                        seed: 100 + r,
+                        ..ProgramOptions::default()
+                    };
+                    program(&m, &hw, &mask, &options, &mut NullSink)
+                        .unwrap()
+                        .summary
+                        .total_time_ns
+                })
+                .sum::<f64>()
+                / runs as f64;
+            let error = (predicted - simulated) / simulated;
+            assert!(
+                error.abs() < 0.05,
+                "fraction {fraction}: {predicted} vs {simulated}"
+            );
+        }
+        // Tolerance classes: loose weights verify faster than tight ones, and the model follows the
+        // simulator's loose loops too.
+        let classes = Mask::Classes(vec![
+            (0..4800)
+                .map(|i| {
+                    if i % 2 == 0 {
+                        WvClass::Loose
+                    } else {
+                        WvClass::Tight
+                    }
+                })
+                .collect(),
+        ]);
+        let predicted = model.predict_ns(&m, &classes, 1);
+        let options = ProgramOptions {
+            seed: 100,
+            ..ProgramOptions::default()
+        };
+        let simulated = program(&m, &hw, &classes, &options, &mut NullSink)
+            .unwrap()
+            .summary
+            .total_time_ns;
+        assert!(
+            (predicted - simulated).abs() < 0.05 * simulated,
+            "classes: {predicted} vs {simulated}"
+        );
+        assert!(predicted < model.predict_ns(&m, &Mask::All, 1));
+        // No mask: the open-loop programming exactly.
+        let open: f64 = model.open_loop_ns().iter().sum();
+        assert!(open > 0.0);
+        assert_eq!(
+            model.verify_ns(&m, &Mask::None, 1),
+            vec![0.0; m.num_arrays() as usize]
+        );
     }
 
     #[test]

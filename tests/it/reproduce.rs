@@ -554,3 +554,82 @@ fn a_points_accuracy_time_and_energy_come_from_one_programming_of_its_own_chip()
         );
     }
 }
+
+/// The predicted-time model within its stated error of the simulated mean time, on a small grid of both
+/// presets (LeNet; methods random, uswim, uswim-time at 1%, 20% and full write-verify on the statistical
+/// preset; random and uswim-time at 1% and 20% on the slower pulse-level one).
+#[test]
+fn the_predicted_time_model_is_within_its_stated_error_of_the_simulator_on_a_small_grid() {
+    let (net, _) = model_file::load(Some("lenet"), &model_path()).unwrap();
+    let mut calib = Dataset::load("mnist", Split::Train).unwrap();
+    calib.truncate(256);
+    let mut test = Dataset::load("mnist", Split::Test).unwrap();
+    test.truncate(50);
+    let curvature = sensitivity::analyze(&net, &calib, |_, _| {}).unwrap();
+    let mut worst: f64 = 0.0;
+    let grids: [(&str, &[Method], &[f64]); 2] = [
+        (
+            "paper_statistical",
+            &[Method::Random, Method::Uswim, Method::UswimTime],
+            &[0.01, 0.2, 1.0],
+        ),
+        (
+            "rram_1t1r_256",
+            &[Method::Random, Method::UswimTime],
+            &[0.01, 0.2],
+        ),
+    ];
+    for (preset, methods, fractions) in grids {
+        let hw = uswim::config::load(preset, &[]).unwrap();
+        let mapped = Mapped::new(&LayerWeights::of_network(&net), &hw).unwrap();
+        let engine = Engine::new(&net, &mapped, &hw, Some(&curvature), Some(&test)).unwrap();
+        for &method in methods {
+            for &fraction in fractions {
+                let selector = Selector {
+                    method,
+                    fraction,
+                    knowledge: Knowledge::Prior,
+                };
+                let simulated = engine.evaluate(&selector, 7, 2).unwrap().time_ns();
+                let predicted = engine
+                    .predicted_time_ns(&selector, uswim::eval::run_seed(7, 0))
+                    .unwrap();
+                let error = (predicted - simulated).abs() / simulated;
+                assert!(
+                    error <= uswim::sim::predict::STATED_ERROR,
+                    "{preset} {method} {fraction}: predicted {predicted} ns, simulated {simulated} ns"
+                );
+                worst = worst.max(error);
+            }
+        }
+    }
+    // A model that ignored the rows' shared loops (or the open-loop write) would be far off; this one is
+    // much better than its stated bound.
+    assert!(worst < 0.06, "worst error {worst}");
+}
+
+/// At the same fraction, the time-aware selection programs faster than uswim's (it fills the rows it
+/// opens), and keeps accuracy close to it.
+#[test]
+fn uswim_time_programs_faster_than_uswim_at_the_same_fraction() {
+    let (net, hw, test, curvature) = band_setup();
+    let mapped = Mapped::new(&LayerWeights::of_network(&net), &hw).unwrap();
+    let engine = Engine::new(&net, &mapped, &hw, Some(&curvature), Some(&test)).unwrap();
+    let at = |method| {
+        let selector = Selector {
+            method,
+            fraction: 0.05,
+            knowledge: Knowledge::Prior,
+        };
+        engine.evaluate(&selector, 11, 6).unwrap()
+    };
+    let (timed, plain, random) = (at(Method::UswimTime), at(Method::Uswim), at(Method::Random));
+    assert!(
+        timed.time_ns() < 0.95 * plain.time_ns(),
+        "{} vs {}",
+        timed.time_ns(),
+        plain.time_ns()
+    );
+    let d = paired(&timed, &random);
+    assert!(d.ci95_low > 0.0, "uswim-time - random: {d:?}");
+}
