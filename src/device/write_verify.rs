@@ -97,7 +97,16 @@ impl WriteVerify {
 
     /// The write-verify of `hw` to the acceptance band +-`tolerance` (a fraction of the conductance range,
     /// as `program.tolerance`), e.g. the loose class's [`crate::config::ProgramConfig::loose_tolerance`].
+    /// The statistical device's spread after a converged verify (`device.variation.sigma_wv`, used with
+    /// `outcome = "gaussian"`) is a property of the band (the papers set tolerance = 2 sigma_wv), so it
+    /// scales with `tolerance / program.tolerance`: a looser band leaves a wider final error.
     pub fn with_tolerance(hw: &HwConfig, tolerance: f64) -> Self {
+        if tolerance != hw.program.tolerance {
+            let mut banded = hw.clone();
+            banded.device.variation.sigma_wv *= tolerance / hw.program.tolerance;
+            banded.program.tolerance = tolerance;
+            return Self::with_tolerance(&banded, tolerance);
+        }
         let range = hw.range_us();
         let adc = Adc::new(&hw.adc, &hw.device);
         let tolerance_us = (tolerance * range) as f32;

@@ -338,6 +338,43 @@ fn loose_weights_follow_the_geometric_law_of_their_wider_band_and_tight_ones_equ
     );
 }
 
+/// Under the papers' `outcome = "gaussian"` a converged device ends at N(0, (R sigma_wv)^2); sigma_wv belongs
+/// to the band (tolerance = 2 sigma_wv), so a loose class of twice the band ends twice as wide.
+#[test]
+fn the_loose_class_of_the_statistical_device_ends_with_its_bands_wider_final_spread() {
+    let mut hw = config::load("paper_statistical", &[]).unwrap();
+    hw.program.loose_tolerance = Some(2.0 * hw.program.tolerance);
+    hw.validate().unwrap();
+    let layers = [layer("fc", &[64, 128], 5)];
+    let weights = 64 * 128;
+    let mapped = Mapped::new(&layers, &hw).unwrap();
+    let targets = mapped.target_conductances();
+    let range = hw.range_us();
+    let final_std = |mask: &Mask| {
+        let (result, _) = run(&hw, &layers, mask, 3, TraceLevel::Off);
+        let g = result.conductances_us.unwrap();
+        let n = g.len() as f64;
+        let sq: f64 = g
+            .iter()
+            .zip(&targets)
+            .map(|(g, t)| f64::from(g - t).powi(2))
+            .sum();
+        (sq / n).sqrt() / range
+    };
+    let sigma_wv = hw.device.variation.sigma_wv;
+    let tight = final_std(&Mask::All);
+    let loose = final_std(&Mask::Classes(vec![vec![WvClass::Loose; weights]]));
+    assert!(
+        (tight / sigma_wv - 1.0).abs() < 0.03,
+        "tight {tight} vs {sigma_wv}"
+    );
+    assert!(
+        (loose / (2.0 * sigma_wv) - 1.0).abs() < 0.03,
+        "loose {loose} vs {}",
+        2.0 * sigma_wv
+    );
+}
+
 /// `program.loose_tolerance` below `program.tolerance` or beyond a level step is refused, naming the key.
 #[test]
 fn a_loose_tolerance_outside_tolerance_to_one_level_step_is_refused() {
