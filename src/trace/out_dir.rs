@@ -460,19 +460,21 @@ fn name_hash(name: &str) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const KNOWN: &[&str] = &["a.csv", "*.png"];
 
-    fn scratch(tag: &str) -> PathBuf {
+    /// An empty scratch folder of this process named after `tag` (unique per test).
+    pub(crate) fn scratch(tag: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("uswim-outdir-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }
 
-    fn names(dir: &Path) -> Vec<String> {
+    /// The sorted names in `dir`.
+    pub(crate) fn names(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -240,8 +240,9 @@ fn neurosim_v21_open_loop_write_latency_is_the_sum_over_rows_of_max_set_plus_max
     assert!(sink.phases.iter().all(|p| p.op != PhaseOp::VerifyRead));
 }
 
-#[test]
-fn iterations_and_failures_follow_the_geometric_law_of_the_statistical_device() {
+/// A statistical chip of 128x128 arrays, sigma 0.3, tolerance 0.06, at most 3 reads: a geometric law of
+/// reads with a visible failure rate.
+fn geometric_chip() -> HwConfig {
     let mut hw = tiny_statistical(0.3, 0.06);
     hw.array.rows = 128;
     hw.array.cols = 128;
@@ -251,14 +252,14 @@ fn iterations_and_failures_follow_the_geometric_law_of_the_statistical_device() 
     hw.adc.adcs_per_array = 16;
     hw.program.max_iterations = 3;
     hw.validate().unwrap();
-    let layers = [layer("fc", &[64, 128], 3)];
-    let (result, _) = run(&hw, &layers, &Mask::All, 11, TraceLevel::Off);
-    let c = result.summary.counts;
+    hw
+}
+
+/// Failures and mean reads of `c`'s devices are those of a geometric law of success probability `p`
+/// capped at `max_reads` reads, within 5 standard errors.
+fn assert_geometric_reads(c: &uswim::trace::Counts, p: f64, max_reads: i32) {
     let n = c.selected_devices as f64;
-    assert_eq!(n, 65_536.0);
-    // p = P(|N(0, 0.3)| <= 0.06) = erf(0.06 / (0.3 sqrt 2)) = 0.158519; 3 reads at most.
-    let p: f64 = 0.158_519_4;
-    let fail = (1.0 - p).powi(3);
+    let fail = (1.0 - p).powi(max_reads);
     let mean_reads = (1.0 - fail) / p;
     let fail_sd = (fail * (1.0 - fail) / n).sqrt();
     assert!(
@@ -267,6 +268,18 @@ fn iterations_and_failures_follow_the_geometric_law_of_the_statistical_device() 
     );
     let reads_sd = ((1.0 - p) / (p * p)).sqrt() / n.sqrt();
     assert!((c.iterations_mean() - mean_reads).abs() < 5.0 * reads_sd, "{c:?}");
+}
+
+#[test]
+fn iterations_and_failures_follow_the_geometric_law_of_the_statistical_device() {
+    let hw = geometric_chip();
+    let layers = [layer("fc", &[64, 128], 3)];
+    let (result, _) = run(&hw, &layers, &Mask::All, 11, TraceLevel::Off);
+    let c = result.summary.counts;
+    let n = c.selected_devices as f64;
+    assert_eq!(n, 65_536.0);
+    // p = P(|N(0, 0.3)| <= 0.06) = erf(0.06 / (0.3 sqrt 2)) = 0.158519; 3 reads at most.
+    assert_geometric_reads(&c, 0.158_519_4, 3);
     assert_eq!(c.verify_pulses, c.verify_reads - c.selected_devices);
     // Failed devices keep their last (out-of-band) error; they are counted, not hidden.
     let mapped = Mapped::new(&layers, &hw).unwrap();
@@ -290,14 +303,7 @@ fn iterations_and_failures_follow_the_geometric_law_of_the_statistical_device() 
 /// selection, bit for bit, as is a loose class whose band equals the tight one.
 #[test]
 fn loose_weights_follow_the_geometric_law_of_their_wider_band_and_tight_ones_equal_a_binary_mask() {
-    let mut hw = tiny_statistical(0.3, 0.06);
-    hw.array.rows = 128;
-    hw.array.cols = 128;
-    hw.mapping.weight_bits = 8;
-    hw.adc.bits = 16;
-    hw.program.write_drivers_per_array = 32;
-    hw.adc.adcs_per_array = 16;
-    hw.program.max_iterations = 3;
+    let mut hw = geometric_chip();
     hw.program.loose_tolerance = Some(0.12);
     hw.validate().unwrap();
     let layers = [layer("fc", &[64, 128], 3)];
@@ -307,16 +313,7 @@ fn loose_weights_follow_the_geometric_law_of_their_wider_band_and_tight_ones_equ
     let c = result.summary.counts;
     let n = c.selected_devices as f64;
     assert_eq!(n, 65_536.0);
-    let p: f64 = 0.310_843;
-    let fail = (1.0 - p).powi(3);
-    let mean_reads = (1.0 - fail) / p;
-    let fail_sd = (fail * (1.0 - fail) / n).sqrt();
-    assert!(
-        ((c.failed_devices as f64 / n) - fail).abs() < 5.0 * fail_sd,
-        "{c:?}"
-    );
-    let reads_sd = ((1.0 - p) / (p * p)).sqrt() / n.sqrt();
-    assert!((c.iterations_mean() - mean_reads).abs() < 5.0 * reads_sd, "{c:?}");
+    assert_geometric_reads(&c, 0.310_843, 3);
 
     let (all, all_sink) = run(&hw, &layers, &Mask::All, 11, TraceLevel::Phase);
     let tight = Mask::Classes(vec![vec![WvClass::Tight; weights]]);
