@@ -9,8 +9,8 @@
 //!
 //! Targets: hardware TOML ([`uswim::config::from_toml_str`]), `--set` overrides, sweep specs, safetensors
 //! model files (header and tensors), mask files, IDX datasets, shard strings (`--shard i/n` and the Slurm
-//! job-array variables). The corpus layout is described in `tests/fuzz-corpus/README.md`. **ONNX and npz** (issue 13, being written
-//! now) get their targets in the section at the end of this file, following the same pattern.
+//! job-array variables). The corpus layout is described in `tests/fuzz-corpus/README.md`. ONNX, npy, npz
+//! and safetensors datasets have their targets in `fuzz_nn.rs`, which shares [`scratch`] and [`corpus`].
 
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
@@ -20,7 +20,8 @@ use uswim::experiment::sweep_spec::SweepSpec;
 use uswim::nn::{Dataset, Split, model_file};
 use uswim::sensitivity;
 
-fn scratch(name: &str) -> PathBuf {
+/// An empty scratch folder of this process for the fuzz target `name`.
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("uswim-it-fuzz-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -28,7 +29,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// The regression inputs of one target.
-fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fuzz-corpus")
         .join(target);
@@ -430,11 +431,3 @@ fn regression_inputs_of_every_target_are_refused_without_panicking() {
         load_idx_bytes(&dir, &bytes, &bytes);
     }
 }
-
-// ---- ONNX and npz (issue 13) ----
-//
-// The ONNX model reader and the npz dataset reader are being written in another branch. Their targets
-// belong here, in the same form: a strategy that builds a valid file from parts and breaks some of them
-// (a protobuf with wrong field numbers or lengths, an npz whose zip entries or .npy headers lie), a
-// `proptest!` that asserts the reader returns instead of panicking, and a `tests/fuzz-corpus/onnx/` and
-// `tests/fuzz-corpus/npz/` folder of regression inputs read by the test above.

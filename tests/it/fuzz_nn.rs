@@ -9,32 +9,14 @@
 //! entries, shapes and bytes). The property is the same for each: the reader returns `Ok` or an error,
 //! never panics; a graph that imports also runs a forward pass on its declared input.
 
+use crate::fuzz::corpus;
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use uswim::nn::{Dataset, Split, arrays, model_file, onnx};
 
+/// A scratch folder for the target `name` (apart from `fuzz.rs`'s targets of the same name).
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("uswim-it-fuzz-nn-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The regression inputs of one target.
-fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fuzz-corpus")
-        .join(target);
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| {
-            let path = e.unwrap().path();
-            (path.display().to_string(), std::fs::read(&path).unwrap())
-        })
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no regression inputs in {}", dir.display());
-    files
+    crate::fuzz::scratch(&format!("nn-{name}"))
 }
 
 // ---- a minimal protobuf writer (the wire format of ONNX) ----
