@@ -54,32 +54,14 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs()).max(1e-300)
 }
 
-/// A small two-layer network on the RRAM preset's 32x64 arrays, 3 channels.
+/// The trace tests' two-layer network on the RRAM preset's 32x64 arrays (3 channels), its tensors named
+/// as PyTorch names them (`conv.weight`, `fc.weight`).
 fn small() -> (HwConfig, Vec<LayerWeights>) {
-    let mut hw = config::load("rram_1t1r_256", &[]).unwrap();
-    hw.array.rows = 32;
-    hw.array.cols = 64;
-    hw.adc.adcs_per_array = 8;
-    hw.program.write_drivers_per_array = 16;
-    hw.controller.parallel_arrays = 3;
-    hw.validate().unwrap();
-    let layer = |name: &str, shape: &[usize]| {
-        let n: usize = shape.iter().product();
-        LayerWeights {
-            name: name.into(),
-            shape: shape.to_vec(),
-            values: (0..n)
-                .map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.5) * 0.3)
-                .collect(),
-        }
-    };
-    (
-        hw,
-        vec![
-            layer("conv.weight", &[16, 8, 3, 3]),
-            layer("fc.weight", &[10, 100]),
-        ],
-    )
+    let (hw, mut layers) = crate::trace::setup();
+    for l in &mut layers {
+        l.name.push_str(".weight");
+    }
+    (hw, layers)
 }
 
 #[test]

@@ -22,7 +22,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// The RRAM preset on 32x64 arrays (many arrays, 3 channels) and a two-layer network.
-fn setup() -> (HwConfig, Vec<LayerWeights>) {
+pub(crate) fn setup() -> (HwConfig, Vec<LayerWeights>) {
     let mut hw = config::load("rram_1t1r_256", &[]).unwrap();
     hw.array.rows = 32;
     hw.array.cols = 64;
