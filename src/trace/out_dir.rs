@@ -128,22 +128,29 @@ impl Drop for OutputLock {
     }
 }
 
+/// The folder name and parent of `out` (`.` when `out` has none); an error when `out` names no folder
+/// of its own (`.`, `..`, `/`).
+pub(crate) fn split(out: &Path) -> Result<(String, PathBuf), OutDirError> {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| n != "." && n != "..")
+        .ok_or_else(|| OutDirError::NotAnOutputFolder {
+            path: out.to_path_buf(),
+            problem: "has no folder name of its own".into(),
+        })?;
+    let parent = match out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(p) => p.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    Ok((name, parent))
+}
+
 impl OutDir {
     /// Checks, locks and stages `out` for `command` (a name recorded in the manifest, e.g. `program`),
     /// whose outputs are named by `known` (exact names, or `*.ext` patterns).
     pub fn begin(out: &Path, command: &str, known: &[&str]) -> Result<Self, OutDirError> {
-        let name = out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .filter(|n| n != "." && n != "..")
-            .ok_or_else(|| OutDirError::NotAnOutputFolder {
-                path: out.to_path_buf(),
-                problem: "has no folder name of its own".into(),
-            })?;
-        let parent = match out.parent().filter(|p| !p.as_os_str().is_empty()) {
-            Some(p) => p.to_path_buf(),
-            None => PathBuf::from("."),
-        };
+        let (name, parent) = split(out)?;
         std::fs::create_dir_all(&parent).map_err(|e| {
             OutDirError::io(
                 format!("--out {}: cannot create the folder it is in", out.display()),

@@ -19,7 +19,7 @@
 
 use super::cleanup;
 use super::fault;
-use super::out_dir::{self, MANIFEST, OutDirError, OutputLock};
+use super::out_dir::{self, MANIFEST, OutDirError, OutputLock, split};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -36,23 +36,6 @@ pub struct FileSet {
     staging: PathBuf,
     command: String,
     committed: bool,
-}
-
-/// The folder name and parent of `out`.
-fn split(out: &Path) -> Result<(String, PathBuf), OutDirError> {
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .filter(|n| n != "." && n != "..")
-        .ok_or_else(|| OutDirError::NotAnOutputFolder {
-            path: out.to_path_buf(),
-            problem: "has no folder name of its own".into(),
-        })?;
-    let parent = match out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(p) => p.to_path_buf(),
-        None => PathBuf::from("."),
-    };
-    Ok((name, parent))
 }
 
 /// The work folder of the shared output folder `out`: `.NAME.uswim-work` beside it, for the partial
