@@ -49,17 +49,14 @@ pub struct WeightVariation {
 /// [`Mapped::array_devices`] gives them), drawn from the (seed, array) variation stream. The programmer
 /// and [`array_variation`] both call this, so the analyzer sees exactly the sigmas the devices get.
 pub fn device_sigmas(variation: &VariationMap, seed: u64, array: u32, devices: &[MappedDevice]) -> Vec<f32> {
-    let sites: Vec<DeviceSite> = devices
-        .iter()
-        .map(|d| DeviceSite {
-            array,
-            row: d.row,
-            col: d.col,
-            target_us: d.target_us,
-            weight_norm: d.weight_norm,
-        })
-        .collect();
-    variation.sigmas(seed, array, &sites)
+    let sites = devices.iter().map(|d| DeviceSite {
+        array,
+        row: d.row,
+        col: d.col,
+        target_us: d.target_us,
+        weight_norm: d.weight_norm,
+    });
+    variation.sigmas_of(seed, array, sites)
 }
 
 /// The variation of every device of `array`, in device order (the order of the programmer and of

@@ -114,6 +114,28 @@ impl VariationMap {
 
     /// Each device's sigma (fraction of the range), for the devices `sites` of array `array`, in order.
     pub fn sigmas(&self, seed: u64, array: u32, sites: &[DeviceSite]) -> Vec<f32> {
+        self.sigmas_of(seed, array, sites.iter().copied())
+    }
+
+    /// The sigma every device gets when all maps are `uniform` (none draws, none looks at the site): the
+    /// base sigma. `None` when some map varies it.
+    pub fn uniform_sigma(&self) -> Option<f64> {
+        self.maps
+            .iter()
+            .all(|m| matches!(m, Map::Uniform))
+            .then_some(self.base_sigma)
+    }
+
+    /// [`VariationMap::sigmas`] of sites produced on the fly (no site list is built).
+    pub fn sigmas_of(
+        &self,
+        seed: u64,
+        array: u32,
+        sites: impl ExactSizeIterator<Item = DeviceSite>,
+    ) -> Vec<f32> {
+        if let Some(sigma) = self.uniform_sigma() {
+            return vec![sigma as f32; sites.len()];
+        }
         let mut rng = rng::stream(seed, Purpose::Variation, u64::from(array));
         let array_factors: Vec<f64> = self
             .maps
@@ -124,8 +146,7 @@ impl VariationMap {
             })
             .collect();
         sites
-            .iter()
-            .map(|site| self.sigma_one(site, &array_factors, &mut rng) as f32)
+            .map(|site| self.sigma_one(&site, &array_factors, &mut rng) as f32)
             .collect()
     }
 
