@@ -661,7 +661,7 @@ impl ArrayProgrammer<'_> {
     }
 
     /// One device's verify loop with its phases traced: its pulses in the tally, energies per iteration,
-    /// and at device level its records (reads placed after their ADC's earlier conversions; pulses provisionally at
+    /// and at device level also its records (reads placed after their ADC's earlier conversions; pulses provisionally at
     /// their rank among their driver's pulses of the same polarity, placed by the caller).
     #[allow(clippy::too_many_arguments)]
     fn traced_verify(
@@ -681,6 +681,18 @@ impl ArrayProgrammer<'_> {
         let device = self.wv.device();
         let ColumnUnits { adc, driver } = self.column_units[d.col as usize];
         let iterations = &mut run.iterations;
+        if !tracing.devices {
+            let mut sink = PhaseSink {
+                wv,
+                device,
+                stride: tally.pulse_stride(),
+                at: tally.pulse_slot(0, driver),
+                iteration: first_iteration,
+                iterations,
+                tally,
+            };
+            return wv.run(state, d.target_us, rng, &mut |e| sink.event(e));
+        }
         let records = &mut run.records;
         let mut j = 0usize;
         wv.run(state, d.target_us, rng, &mut |e| match e {
@@ -748,6 +760,48 @@ impl ArrayRun {
         e.adc_pj += f64::from(report.reads) * t.adc_pj;
         e.dac_pj += f64::from(report.pulses) * t.dac_pj;
         e.drivers_pj += f64::from(report.pulses) * t.driver_pj;
+    }
+}
+
+/// The sink of a device's verify loop with its phases traced but not its devices: per iteration, the
+/// devices' read and pulse energies; the tally counts pulses as untraced (its counters one stride
+/// further at every read).
+struct PhaseSink<'a> {
+    wv: &'a WriteVerify,
+    device: &'a Device,
+    stride: usize,
+    at: usize,
+    /// Index in `iterations` of the next read's iteration.
+    iteration: usize,
+    iterations: &'a mut Vec<Iteration>,
+    tally: &'a mut Tally,
+}
+
+impl PhaseSink<'_> {
+    /// Inlined into the loop: a closure this size would stay a call per event.
+    #[inline(always)]
+    fn event(&mut self, e: DeviceEvent) {
+        match e {
+            DeviceEvent::Read { g_us, .. } => {
+                self.at = self.at.wrapping_add(self.stride);
+                if self.iteration == self.iterations.len() {
+                    self.iterations.push(Iteration::default());
+                }
+                self.iterations[self.iteration].read_energy_pj += self.wv.read_energy_pj(g_us);
+                self.iteration += 1;
+            }
+            DeviceEvent::Pulse {
+                g_before_us,
+                g_after_us,
+                amplitude_v,
+                polarity,
+                ..
+            } => {
+                self.tally.pulse_at(self.at + polarity.index());
+                self.iterations[self.iteration - 1].pulse_energy_pj +=
+                    self.device.pulse_energy_pj(amplitude_v, g_before_us, g_after_us);
+            }
+        }
     }
 }
 
