@@ -196,6 +196,38 @@ fn conversion_energies_follow_walden_for_the_adc_and_unit_elements_for_the_dac()
 }
 
 #[test]
+fn hw_check_prints_the_energy_per_conversion_at_the_configured_bits_and_stays_loadable() {
+    let dir = scratch("hw-check");
+    let r = uswim(&[
+        "hw",
+        "check",
+        "rram_1t1r_256",
+        "--set",
+        "adc.bits=6",
+        "--set",
+        "dac.bits=4",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let text = String::from_utf8_lossy(&r.stdout);
+    // 2 pJ at 8 bits is 0.5 pJ at 6 (Walden); 0.5 pJ at 8 bits is 0.5 x 15 / 255 at 4 (unit elements).
+    assert!(text.contains("ADC 0.5000 pJ at adc.bits = 6"), "{text}");
+    assert!(
+        text.contains(&format!("DAC {:.4} pJ at dac.bits = 4", 0.5 * 15.0 / 255.0)),
+        "{text}"
+    );
+    // The derived lines are comments: the output loads as the same configuration.
+    let path = dir.join("resolved.toml");
+    std::fs::write(&path, text.as_bytes()).unwrap();
+    let reloaded = config::load(path.to_str().unwrap(), &[]).unwrap();
+    let o: Vec<_> = ["adc.bits=6", "dac.bits=4"]
+        .iter()
+        .map(|s| config::parse_override(s).unwrap())
+        .collect();
+    assert_eq!(reloaded, config::load("rram_1t1r_256", &o).unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn sweeping_adc_bits_moves_energy_area_and_leakage() {
     let dir = scratch("adc-bits");
     let spec = dir.join("bits.toml");
