@@ -1,5 +1,6 @@
 //! `uswim compare A B`: two hardware configurations (the same network programmed on each) or two result
-//! folders (their `summary.json`), side by side with the ratio B / A.
+//! folders (their `summary.json`, and `accuracy.csv` where `uswim program --data` wrote one), side by
+//! side with the ratio B / A.
 
 use super::BadInput;
 use super::args::{OutDir, SeedArg, parse_overrides};
@@ -19,8 +20,8 @@ use uswim::trace::{NullSink, RunInfo, TraceFilter, atomic::AtomicFile, reports};
 /// Each of A and B is a result folder holding a summary.json (from `uswim program`), or a hardware
 /// configuration (a preset or TOML file) on which the network (--shape or --model) is programmed with
 /// the same mask and seed. Prints time, energy by component, pulses, reads, conversions and failures (and
-/// accuracy where the summaries have it) for A and B and the ratio B / A; writes the table as
-/// compare.csv into --out.
+/// the accuracy of folders whose run measured it, `uswim program --data`: accuracy.csv) for A and B and
+/// the ratio B / A; writes the table as compare.csv into --out.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
 uswim compare rram_1t1r_256 pcm_256                       # LeNet (random weights) on both presets\n  \
@@ -71,8 +72,8 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let csv = out.join("compare.csv");
     write_csv(&csv, &rows).with_context(|| format!("writing {}", csv.display()))?;
-    print!("{}", table(&a.name, &b.name, &rows));
-    println!("wrote {}", csv.display());
+    out!("{}", table(&a.name, &b.name, &rows))?;
+    outln!("wrote {}", csv.display())?;
     Ok(())
 }
 
@@ -87,8 +88,16 @@ fn side(args: &CompareArgs, source: &str) -> anyhow::Result<Side> {
                 summary_path.display()
             ))
         })?;
-        let summary: Value = serde_json::from_str(&text)
+        let mut summary: Value = serde_json::from_str(&text)
             .map_err(|e| BadInput(format!("{}: not JSON: {e}", summary_path.display())))?;
+        let accuracy_path = folder.join("accuracy.csv");
+        if accuracy_path.is_file()
+            && let Some(object) = summary.as_object_mut()
+        {
+            for (key, value) in accuracy_metrics(&accuracy_path)? {
+                object.insert(key.to_string(), value.into());
+            }
+        }
         return Ok(Side {
             name: source.to_string(),
             summary,
@@ -143,6 +152,39 @@ fn side(args: &CompareArgs, source: &str) -> anyhow::Result<Side> {
         name: format!("{source} ({})", hw.name),
         summary: reports::summary_json(&result.summary, &hw, &run),
     })
+}
+
+/// The accuracy metrics of a run folder's `accuracy.csv` (columns `chip`, `accuracy_pct`; chip `traced`
+/// is the programmed chip, the others Monte-Carlo chips): `accuracy_traced_pct` and, with Monte-Carlo
+/// chips, their mean `accuracy_mc_mean_pct`, in percent as every accuracy uswim reports.
+fn accuracy_metrics(path: &Path) -> anyhow::Result<Vec<(&'static str, f64)>> {
+    let bad = |e: &dyn std::fmt::Display| BadInput(format!("{}: {e}", path.display()));
+    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(&e))?;
+    let header = reader.headers().map_err(|e| bad(&e))?.clone();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| bad(&format!("no column `{name}`")))
+    };
+    let (chip, accuracy) = (column("chip")?, column("accuracy_pct")?);
+    let mut metrics = Vec::new();
+    let mut mc = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| bad(&e))?;
+        let pct: f64 = record[accuracy]
+            .parse()
+            .map_err(|_| bad(&format!("accuracy_pct `{}` is not a number", &record[accuracy])))?;
+        if &record[chip] == "traced" {
+            metrics.push(("accuracy_traced_pct", pct));
+        } else {
+            mc.push(pct);
+        }
+    }
+    if !mc.is_empty() {
+        metrics.push(("accuracy_mc_mean_pct", mc.iter().sum::<f64>() / mc.len() as f64));
+    }
+    Ok(metrics)
 }
 
 /// One compared metric.

@@ -137,19 +137,21 @@ pub fn run(args: ProgramArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         let share = filter.sample.unwrap_or(1.0);
         super::process::check_trace_room(mapped.num_devices() as f64 * share, &staged)?;
     }
+    let layer_names: Vec<String> = mapped
+        .layers()
+        .iter()
+        .map(|l| trace::layer_label(&l.name).to_string())
+        .collect();
     let events = match args.trace_level.level() {
         TraceLevel::Off => None,
-        level => Some(EventsCsv::create(staged.path().join("events.csv"), level).context("events.csv")?),
+        level => Some(
+            EventsCsv::create(staged.path().join("events.csv"), level, &layer_names).context("events.csv")?,
+        ),
     };
     let timeline = match &args.timeline {
         None => None,
         Some(path) => {
-            let names = mapped
-                .layers()
-                .iter()
-                .map(|l| trace::layer_label(&l.name).to_string())
-                .collect();
-            let t = Timeline::create(path, hw.controller.clock_mhz, names, &hw.name)
+            let t = Timeline::create(path, hw.controller.clock_mhz, layer_names.clone(), &hw.name)
                 .with_context(|| format!("cannot create {}", path.display()))?;
             Some(t)
         }

@@ -105,7 +105,10 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         ("seed".to_string(), seed.to_string()),
         ("batch_size".to_string(), args.batch_size.to_string()),
         ("learning_rate".to_string(), args.lr.to_string()),
-        ("test_accuracy".to_string(), format!("{test_accuracy:.4}")),
+        (
+            "test_accuracy_pct".to_string(),
+            format!("{:.2}", 100.0 * test_accuracy),
+        ),
         (
             "trained_by".to_string(),
             format!("uswim {}", env!("CARGO_PKG_VERSION")),

@@ -1,13 +1,22 @@
-//! Area and leakage of the programming peripherals (ADCs, DACs, write drivers): the per-instance numbers of
-//! `[adc]`, `[dac]` and `[program]`, scaled from the resolution they are given at (`ref_bits`) to the
-//! configured one, and summed per array.
+//! Area, leakage and energy per conversion of the programming peripherals (ADCs, DACs, write drivers): the
+//! per-instance numbers of `[adc]`, `[dac]` and `[program]`, scaled from the resolution they are given at
+//! (`ref_bits`) to the configured one, and summed per array.
 //!
 //! Scaling with resolution b:
-//! - **ADC** (SAR): area and leakage proportional to the transistor count of NeuroSim's SAR ADC model
+//! - **ADC** (SAR) area and leakage: proportional to the transistor count of NeuroSim's SAR ADC model
 //!   (DNN+NeuroSim V2.1, `SarADC.cpp`: 269 + 109 (b - 1) NMOS and 209 + 73 (b - 1) PMOS minimum
 //!   transistors), i.e. 478 + 182 (b - 1): one comparator/SAR-logic slice per bit, linear in b.
-//! - **DAC**: proportional to its unit elements, 2^b - 1 (a binary-weighted or thermometer
-//!   current-steering or capacitive DAC): doubling per bit.
+//! - **ADC energy per conversion**: Walden's figure of merit held constant (R. H. Walden, "Analog-to-digital
+//!   converter survey and analysis", IEEE JSAC 17 (4), 1999): E = FoM_W 2^ENOB, with the effective bits a
+//!   fixed loss below b, so E(b) = E(ref_bits) 2^(b - ref_bits): doubling per bit. It is the figure of
+//!   merit B. Murmann's ADC performance survey (1997-present) ranks converters of moderate resolution by;
+//!   at high resolution (SNDR above ~60 dB, ~10 bits) the best designs follow the thermal-noise limit
+//!   instead (Schreier's figure of merit, 4x per bit), so 2^b underestimates the energy there.
+//! - **DAC** area, leakage and energy per conversion: proportional to its unit elements, 2^b - 1 (a
+//!   binary-weighted or thermometer current-steering or capacitive DAC). For the energy: the charge a
+//!   capacitive DAC draws from its reference grows with its total capacitance, 2^b unit capacitors (the
+//!   conventional switching of a 10-bit array costs 1363 C V^2 on average, Liu et al., IEEE JSSC 45 (4),
+//!   2010; Saberi et al., IEEE TCAS-I 58 (8), 2011, derive it in closed form): doubling per bit.
 //! - **Write driver**: no resolution; its numbers are per instance.
 //!
 //! Counts per array: `adc.adcs_per_array` ADCs, and `program.write_drivers_per_array` write drivers, each
@@ -45,7 +54,14 @@ pub fn adc_scale(bits: u32, ref_bits: u32) -> f64 {
     sar_adc_transistors(bits) / sar_adc_transistors(ref_bits)
 }
 
-/// How a DAC's area and leakage scale from `ref_bits` to `bits`: the ratio of unit elements, 2^b - 1.
+/// How an ADC's energy per conversion scales from `ref_bits` to `bits`: 2^(bits - ref_bits) (Walden's
+/// figure of merit held constant).
+pub fn adc_energy_scale(bits: u32, ref_bits: u32) -> f64 {
+    2f64.powi(bits as i32 - ref_bits as i32)
+}
+
+/// How a DAC's area, leakage and energy per conversion scale from `ref_bits` to `bits`: the ratio of unit
+/// elements, 2^b - 1.
 pub fn dac_scale(bits: u32, ref_bits: u32) -> f64 {
     let units = |b: u32| ((1u64 << b) - 1) as f64;
     units(bits) / units(ref_bits)
@@ -62,10 +78,15 @@ pub struct PeriphCost {
     pub driver_area_um2: f64,
     /// Leakage of all the array's peripherals while it programs, in uW.
     pub leakage_uw: f64,
+    /// Energy of one ADC conversion at `adc.bits`, in pJ ([`crate::config::AdcConfig::conversion_energy_pj`]).
+    pub adc_conversion_pj: f64,
+    /// Energy of one DAC conversion at `dac.bits`, in pJ ([`crate::config::DacConfig::conversion_energy_pj`]).
+    pub dac_conversion_pj: f64,
 }
 
 impl PeriphCost {
-    /// The peripherals of one array of a (validated) configuration.
+    /// The peripherals of one array of a (validated) configuration, and the energy of one conversion of
+    /// its ADCs and DACs.
     pub fn of(hw: &HwConfig) -> Self {
         let adcs = f64::from(hw.adc.adcs_per_array);
         let drivers = f64::from(hw.program.write_drivers_per_array);
@@ -77,6 +98,8 @@ impl PeriphCost {
             driver_area_um2: drivers * hw.program.driver_area_um2,
             leakage_uw: adcs * adc * hw.adc.leakage_uw
                 + drivers * (dac * hw.dac.leakage_uw + hw.program.driver_leakage_uw),
+            adc_conversion_pj: hw.adc.conversion_energy_pj(),
+            dac_conversion_pj: hw.dac.conversion_energy_pj(),
         }
     }
 
@@ -108,6 +131,11 @@ mod tests {
         // A DAC doubles (plus one unit) per bit: 255 units at 8 bits, 63 at 6, 1 at 1.
         assert!((dac_scale(6, 8) - 63.0 / 255.0).abs() < 1e-15);
         assert_eq!(dac_scale(8, 1), 255.0);
+        // Walden: the energy per conversion doubles per bit, exactly 1 at the reference.
+        assert_eq!(adc_energy_scale(8, 8), 1.0);
+        assert_eq!(adc_energy_scale(10, 8), 4.0);
+        assert_eq!(adc_energy_scale(4, 8), 1.0 / 16.0);
+        assert_eq!(adc_energy_scale(16, 1), 32768.0);
     }
 
     #[test]

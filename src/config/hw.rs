@@ -338,7 +338,8 @@ pub struct DacConfig {
     pub bits: u32,
     /// Settling time of one conversion, in ns.
     pub conversion_ns: f64,
-    /// Energy of one conversion, in pJ.
+    /// Energy of one conversion at `ref_bits`, in pJ; scaled to `bits` with the unit elements, 2^b - 1
+    /// ([`DacConfig::conversion_energy_pj`], [`super::area`]).
     pub energy_pj: f64,
     /// Area of one DAC at `ref_bits`, in um^2 (0: not modelled); scaled to `bits` by [`super::area`].
     #[serde(default)]
@@ -346,7 +347,7 @@ pub struct DacConfig {
     /// Leakage of one DAC at `ref_bits` while its array programs, in uW (0: not modelled).
     #[serde(default)]
     pub leakage_uw: f64,
-    /// The resolution at which `area_um2` and `leakage_uw` are given, 1..=16 (default 8).
+    /// The resolution at which `energy_pj`, `area_um2` and `leakage_uw` are given, 1..=16 (default 8).
     #[serde(default = "eight")]
     pub ref_bits: u32,
 }
@@ -358,8 +359,45 @@ impl DacConfig {
         check::energy_pj("dac.energy_pj", self.energy_pj)?;
         super::area::check_area_um2("dac.area_um2", self.area_um2)?;
         super::area::check_leakage_uw("dac.leakage_uw", self.leakage_uw)?;
-        check::count("dac.ref_bits", self.ref_bits, 1, 16)
+        check::count("dac.ref_bits", self.ref_bits, 1, 16)?;
+        scaled_energy_fits(
+            "dac",
+            self.energy_pj,
+            self.conversion_energy_pj(),
+            self.bits,
+            self.ref_bits,
+        )
     }
+
+    /// Energy of one conversion at `bits`, in pJ: `energy_pj` (given at `ref_bits`) times
+    /// (2^bits - 1) / (2^ref_bits - 1), the DAC's unit elements ([`super::area::dac_scale`]).
+    pub fn conversion_energy_pj(&self) -> f64 {
+        self.energy_pj * super::area::dac_scale(self.bits, self.ref_bits)
+    }
+}
+
+/// `scaled_pj`, the energy per conversion of section `section`'s `energy_pj` scaled from `ref_bits` to
+/// `bits`, must be at most [`check::MAX_ENERGY_PJ`] like every per-operation energy.
+fn scaled_energy_fits(
+    section: &str,
+    energy_pj: f64,
+    scaled_pj: f64,
+    bits: u32,
+    ref_bits: u32,
+) -> Result<(), ConfigError> {
+    if scaled_pj <= check::MAX_ENERGY_PJ {
+        return Ok(());
+    }
+    Err(ConfigError::out_of_range(
+        &format!("{section}.energy_pj"),
+        energy_pj,
+        &format!(
+            "[0, {:e}] once scaled from {section}.ref_bits = {ref_bits} to {section}.bits = {bits} \
+             ({scaled_pj:e} pJ per conversion; at most {:e})",
+            check::MAX_ENERGY_PJ * energy_pj / scaled_pj,
+            check::MAX_ENERGY_PJ
+        ),
+    ))
 }
 
 fn eight() -> u32 {
@@ -374,7 +412,8 @@ pub struct AdcConfig {
     pub bits: u32,
     /// Time of one conversion, in ns.
     pub conversion_ns: f64,
-    /// Energy of one conversion, in pJ.
+    /// Energy of one conversion at `ref_bits`, in pJ; scaled to `bits` by Walden's figure of merit,
+    /// 2^(bits - ref_bits) ([`AdcConfig::conversion_energy_pj`], [`super::area`]).
     pub energy_pj: f64,
     /// ADCs per array, 1..=array.cols (columns per ADC = ceil(cols / adcs_per_array)).
     pub adcs_per_array: u32,
@@ -387,12 +426,19 @@ pub struct AdcConfig {
     /// Leakage of one ADC at `ref_bits` while its array programs, in uW (0: not modelled).
     #[serde(default)]
     pub leakage_uw: f64,
-    /// The resolution at which `area_um2` and `leakage_uw` are given, 1..=16 (default 8).
+    /// The resolution at which `energy_pj`, `area_um2` and `leakage_uw` are given, 1..=16 (default 8).
     #[serde(default = "eight")]
     pub ref_bits: u32,
 }
 
 impl AdcConfig {
+    /// Energy of one conversion at `bits`, in pJ: `energy_pj` (given at `ref_bits`) times
+    /// 2^(bits - ref_bits), Walden's E = FoM 2^ENOB at a fixed figure of merit
+    /// ([`super::area::adc_energy_scale`]).
+    pub fn conversion_energy_pj(&self) -> f64 {
+        self.energy_pj * super::area::adc_energy_scale(self.bits, self.ref_bits)
+    }
+
     fn validate(&self, array: &ArrayConfig) -> Result<(), ConfigError> {
         check::count("adc.bits", self.bits, 1, 16)?;
         check::positive_duration_ns("adc.conversion_ns", self.conversion_ns)?;
@@ -400,7 +446,14 @@ impl AdcConfig {
         check::count("adc.adcs_per_array", self.adcs_per_array, 1, array.cols)?;
         super::area::check_area_um2("adc.area_um2", self.area_um2)?;
         super::area::check_leakage_uw("adc.leakage_uw", self.leakage_uw)?;
-        check::count("adc.ref_bits", self.ref_bits, 1, 16)
+        check::count("adc.ref_bits", self.ref_bits, 1, 16)?;
+        scaled_energy_fits(
+            "adc",
+            self.energy_pj,
+            self.conversion_energy_pj(),
+            self.bits,
+            self.ref_bits,
+        )
     }
 }
 

@@ -41,7 +41,7 @@ impl Adc {
             max_code: (codes - 1.0) as f32,
             bits: config.bits,
             conversion_ns: config.conversion_ns,
-            energy_pj: config.energy_pj,
+            energy_pj: config.conversion_energy_pj(),
             adcs_per_array: config.adcs_per_array,
         }
     }
@@ -145,7 +145,8 @@ impl Adc {
         self.conversion_ns
     }
 
-    /// Energy of one conversion, in pJ.
+    /// Energy of one conversion at its resolution, in pJ (the config's `energy_pj` scaled from `ref_bits`:
+    /// [`crate::config::AdcConfig::conversion_energy_pj`]).
     pub fn energy_pj(&self) -> f64 {
         self.energy_pj
     }

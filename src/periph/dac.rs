@@ -27,7 +27,7 @@ impl Dac {
         Self {
             bits: config.bits,
             conversion_ns: config.conversion_ns,
-            energy_pj: config.energy_pj,
+            energy_pj: config.conversion_energy_pj(),
             lsb_v: lsb as f32,
             codes_per_v: (1.0 / lsb) as f32,
             full_scale_v: full_scale_v as f32,
@@ -44,7 +44,8 @@ impl Dac {
         self.conversion_ns
     }
 
-    /// Energy of one conversion, in pJ.
+    /// Energy of one conversion at its resolution, in pJ (the config's `energy_pj` scaled from `ref_bits`:
+    /// [`crate::config::DacConfig::conversion_energy_pj`]).
     pub fn energy_pj(&self) -> f64 {
         self.energy_pj
     }

@@ -147,6 +147,22 @@ pub fn charts_from_csv(path: impl AsRef<Path>, plot: &CsvPlot) -> Result<Vec<Cha
         Some(Interval::Bounds(lo, hi)) => Some((column(lo)?, Some(column(hi)?))),
     };
 
+    // Group, facet and series names in words (as the axes), unless raw units are asked for.
+    let column_words = |name: &str| {
+        if plot.raw_units {
+            name.to_string()
+        } else {
+            units::words(name)
+        }
+    };
+    let y_words = |name: &str| {
+        if plot.raw_units {
+            name.to_string()
+        } else {
+            units::words(units::Quantity::of(name).1)
+        }
+    };
+
     // Series keyed by (facet value, group values, y column index), in order of first appearance.
     let mut keys: Vec<(String, String, usize)> = Vec::new();
     let mut points: Vec<Vec<TablePoint>> = Vec::new();
@@ -181,7 +197,7 @@ pub fn charts_from_csv(path: impl AsRef<Path>, plot: &CsvPlot) -> Result<Vec<Cha
             .group
             .iter()
             .zip(&group_cols)
-            .map(|(name, &col)| format!("{name}={}", text(col)))
+            .map(|(name, &col)| format!("{}={}", column_words(name), text(col)))
             .collect::<Vec<_>>()
             .join(", ");
         let facet = facet_col.map(|c| text(c).to_string()).unwrap_or_default();
@@ -267,7 +283,7 @@ pub fn charts_from_csv(path: impl AsRef<Path>, plot: &CsvPlot) -> Result<Vec<Cha
                 .clone()
                 .unwrap_or_else(|| format!("{y_label} vs {x_label}"));
             let title = match &plot.facet {
-                Some(f) => format!("{base}, {f}={facet}"),
+                Some(f) => format!("{base}, {}={facet}", column_words(f)),
                 None => base,
             };
             Chart::new(title)
@@ -281,8 +297,8 @@ pub fn charts_from_csv(path: impl AsRef<Path>, plot: &CsvPlot) -> Result<Vec<Cha
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
         let name = match (group.is_empty(), plot.y.len()) {
             (false, 1) => group,
-            (false, _) => format!("{}, {group}", plot.y[k]),
-            (true, _) => plot.y[k].clone(),
+            (false, _) => format!("{}, {group}", y_words(&plot.y[k])),
+            (true, _) => y_words(&plot.y[k]),
         };
         let style = plot.style.unwrap_or(if pts.len() <= MAX_MARKED_POINTS {
             SeriesStyle::LinePoints

@@ -87,9 +87,37 @@ impl Scale {
     }
 }
 
-/// A column name in words: `_` and `.` become spaces (`array.rows` -> "array rows").
+/// Configuration sections whose name adds nothing to a key's words (`program.write_drivers_per_array` is
+/// "write drivers per array").
+const GENERIC_SECTIONS: [&str; 4] = ["program", "controller", "mapping", "device"];
+
+/// A column name in words: a configuration key drops a generic section ([`GENERIC_SECTIONS`]) and a
+/// section its field repeats (`adc.adcs_per_array` -> "ADCs per array"); `_` and `.` become spaces and
+/// ADC and DAC are written in capitals (`array.rows` -> "array rows", `adc.bits` -> "ADC bits",
+/// `energy_adc` -> "energy ADC").
 pub fn words(stem: &str) -> String {
-    stem.replace(['_', '.'], " ")
+    let mut parts: Vec<&str> = stem.split('.').collect();
+    while parts.len() > 1 && GENERIC_SECTIONS.contains(&parts[0]) {
+        parts.remove(0);
+    }
+    if let [.., section, field] = parts[..]
+        && field.starts_with(section)
+    {
+        parts.remove(parts.len() - 2);
+    }
+    parts
+        .iter()
+        .flat_map(|p| p.split('_'))
+        .filter(|w| !w.is_empty())
+        .map(|w| match w {
+            "adc" => "ADC",
+            "adcs" => "ADCs",
+            "dac" => "DAC",
+            "dacs" => "DACs",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The axis label and value scale of a column whose values reach `max_abs`: "total time (ms)" and
@@ -116,7 +144,16 @@ mod tests {
         );
         assert_eq!(label("total_time_ns", 999.0).0, "total time (ns)");
         assert_eq!(label("end_ns", 2.0e3).0, "end (µs)");
-        assert_eq!(label("energy_adc_pj", 6.7e7).0, "energy adc (µJ)");
+        assert_eq!(label("energy_adc_pj", 6.7e7).0, "energy ADC (µJ)");
+        assert_eq!(words("adc.adcs_per_array"), "ADCs per array");
+        assert_eq!(
+            words("program.write_drivers_per_array"),
+            "write drivers per array"
+        );
+        assert_eq!(words("adc.bits"), "ADC bits");
+        assert_eq!(label("program.scheme.v_step_v", 0.1).0, "scheme v step (V)");
+        assert_eq!(words("controller.parallel_arrays"), "parallel arrays");
+        assert_eq!(words("method"), "method");
         assert_eq!(label("target_us", 40.0), ("target (µS)".to_string(), 1.0));
         assert_eq!(label("accuracy_mean_pct", 98.0).0, "accuracy mean (%)");
         assert_eq!(label("array.rows", 256.0), ("array rows".to_string(), 1.0));

@@ -173,6 +173,8 @@ pub fn summary_json(summary: &Summary, hw: &HwConfig, run: &RunInfo) -> Value {
             "driver_area_um2": summary.periph.driver_area_um2,
             "area_um2": summary.periph.area_um2(),
             "leakage_uw": summary.periph.leakage_uw,
+            "adc_conversion_pj": summary.periph.adc_conversion_pj,
+            "dac_conversion_pj": summary.periph.dac_conversion_pj,
         },
         "arrays": summary.arrays,
         "layers": summary.layers,

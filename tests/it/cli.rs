@@ -299,3 +299,79 @@ fn compare_of_a_configuration_with_itself_gives_ratios_of_1() {
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn compare_of_result_folders_shows_their_accuracy_and_survives_a_closed_pipe() {
+    let dir = std::env::temp_dir().join(format!("uswim-it-cli-compare-acc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let folder = dir.join("run");
+    let r = uswim(&[
+        "program",
+        "--model",
+        "models/lenet_mnist.safetensors",
+        "--mask",
+        "random:0.2",
+        "--data",
+        "mnist",
+        "--test-images",
+        "300",
+        "--mc-runs",
+        "2",
+        "--trace-level",
+        "off",
+        "-q",
+        "--out",
+        folder.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let out = uswim(&[
+        "compare",
+        folder.to_str().unwrap(),
+        folder.to_str().unwrap(),
+        "--out",
+        dir.join("cmp").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The traced chip's accuracy and the Monte-Carlo chips' mean, from accuracy.csv, in percent.
+    let accuracy = std::fs::read_to_string(folder.join("accuracy.csv")).unwrap();
+    let traced: f64 = accuracy
+        .lines()
+        .find(|l| l.starts_with("traced,"))
+        .and_then(|l| l.split(',').nth(2))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let csv = std::fs::read_to_string(dir.join("cmp/compare.csv")).unwrap();
+    let row = |name: &str| -> Vec<String> {
+        csv.lines()
+            .find(|l| l.starts_with(&format!("{name},")))
+            .unwrap_or_else(|| panic!("{name} missing:\n{csv}"))
+            .split(',')
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(row("accuracy_traced_pct")[1].parse::<f64>().unwrap(), traced);
+    assert!(traced > 50.0 && traced <= 100.0, "{traced}");
+    assert_eq!(row("accuracy_mc_mean_pct")[3], "1");
+    assert!(stdout(&out).contains("accuracy_traced_pct"));
+    // A reader that stops early (`| head -1`) ends the command quietly with 0, not a panic.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_uswim"))
+        .args([
+            "compare",
+            "rram_1t1r_256",
+            "rram_1t1r_256",
+            "--shape",
+            "mlp",
+            "--out",
+        ])
+        .arg(dir.join("cmp2"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -124,6 +124,146 @@ fn peripheral_area_and_leakage_scale_with_bits_and_counts() {
 }
 
 #[test]
+fn conversion_energies_follow_walden_for_the_adc_and_unit_elements_for_the_dac() {
+    let base = config::load("rram_1t1r_256", &[]).unwrap();
+    // The preset's numbers are the reference point at its bits: unchanged there, bit for bit.
+    assert_eq!((base.adc.bits, base.adc.ref_bits), (8, 8));
+    assert_eq!(base.adc.conversion_energy_pj(), base.adc.energy_pj);
+    assert_eq!(base.dac.conversion_energy_pj(), base.dac.energy_pj);
+    let with = |set: &[String]| {
+        let o: Vec<_> = set.iter().map(|s| config::parse_override(s).unwrap()).collect();
+        config::load("rram_1t1r_256", &o).unwrap()
+    };
+    for b in 1..=16u32 {
+        // ADC: E = FoM 2^ENOB at a fixed figure of merit, E(b) = E(8) 2^(b - 8) (exact: powers of two).
+        let hw = with(&[format!("adc.bits={b}")]);
+        let want = base.adc.energy_pj * 2f64.powi(b as i32 - 8);
+        assert_eq!(hw.adc.conversion_energy_pj(), want, "adc.bits={b}");
+        // DAC: proportional to its unit elements, (2^b - 1) / (2^8 - 1).
+        let hw = with(&[format!("dac.bits={b}")]);
+        let want = base.dac.energy_pj * ((1u64 << b) - 1) as f64 / 255.0;
+        assert!(close(hw.dac.conversion_energy_pj(), want, 1e-15), "dac.bits={b}");
+    }
+    // The reference resolution is the config's: 3 pJ given at 10 bits is 0.75 pJ at 8 (Walden's FoM of
+    // 3 pJ / 2^10 = 2.9 fJ per conversion step).
+    let hw = with(&["adc.energy_pj=3.0".into(), "adc.ref_bits=10".into()]);
+    assert_eq!(hw.adc.conversion_energy_pj(), 0.75);
+    // A scaled energy beyond the per-operation bound is refused, naming the key and both resolutions.
+    let err = config::load(
+        "rram_1t1r_256",
+        &[
+            config::parse_override("adc.energy_pj=1e9").unwrap(),
+            config::parse_override("adc.bits=9").unwrap(),
+        ],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("adc.energy_pj") && err.contains("adc.bits = 9"),
+        "{err}"
+    );
+
+    // A run spends exactly the scaled energy per conversion: the ADC per conversion, the DAC per pulse.
+    let (hw0, layers) = small();
+    for (adc_bits, dac_bits) in [(8, 8), (6, 8), (10, 8), (8, 5)] {
+        let mut hw = hw0.clone();
+        hw.adc.bits = adc_bits;
+        hw.dac.bits = dac_bits;
+        hw.validate().unwrap();
+        let mapped = Mapped::new(&layers, &hw).unwrap();
+        let r = sim::program(
+            &mapped,
+            &hw,
+            &Mask::All,
+            &ProgramOptions::default(),
+            &mut NullSink,
+        )
+        .unwrap();
+        let (e, c) = (&r.summary.energy, &r.summary.counts);
+        assert!(c.adc_conversions > 0 && c.pulses > 0);
+        let adc_pj = hw0.adc.energy_pj * 2f64.powi(adc_bits as i32 - 8);
+        let dac_pj = hw0.dac.energy_pj * ((1u64 << dac_bits) - 1) as f64 / 255.0;
+        assert!(
+            close(e.adc_pj, c.adc_conversions as f64 * adc_pj, 1e-12),
+            "adc {adc_bits}: {e:?}"
+        );
+        assert!(
+            close(e.dac_pj, c.pulses as f64 * dac_pj, 1e-12),
+            "dac {dac_bits}: {e:?}"
+        );
+        assert_eq!(r.summary.periph.adc_conversion_pj, adc_pj);
+    }
+}
+
+#[test]
+fn hw_check_prints_the_energy_per_conversion_at_the_configured_bits_and_stays_loadable() {
+    let dir = scratch("hw-check");
+    let r = uswim(&[
+        "hw",
+        "check",
+        "rram_1t1r_256",
+        "--set",
+        "adc.bits=6",
+        "--set",
+        "dac.bits=4",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let text = String::from_utf8_lossy(&r.stdout);
+    // 2 pJ at 8 bits is 0.5 pJ at 6 (Walden); 0.5 pJ at 8 bits is 0.5 x 15 / 255 at 4 (unit elements).
+    assert!(text.contains("ADC 0.5000 pJ at adc.bits = 6"), "{text}");
+    assert!(
+        text.contains(&format!("DAC {:.4} pJ at dac.bits = 4", 0.5 * 15.0 / 255.0)),
+        "{text}"
+    );
+    // The derived lines are comments: the output loads as the same configuration.
+    let path = dir.join("resolved.toml");
+    std::fs::write(&path, text.as_bytes()).unwrap();
+    let reloaded = config::load(path.to_str().unwrap(), &[]).unwrap();
+    let o: Vec<_> = ["adc.bits=6", "dac.bits=4"]
+        .iter()
+        .map(|s| config::parse_override(s).unwrap())
+        .collect();
+    assert_eq!(reloaded, config::load("rram_1t1r_256", &o).unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sweeping_adc_bits_moves_energy_area_and_leakage() {
+    let dir = scratch("adc-bits");
+    let spec = dir.join("bits.toml");
+    std::fs::write(
+        &spec,
+        "hw = \"rram_1t1r_256\"\nmodel = \"mlp\"\nfraction = 1.0\nseed = 2\n\
+         [[axis]]\nkey = \"adc.bits\"\nvalues = [6, 8]\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let r = uswim(&[
+        "sweep",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let rows = read_csv(&out.join("results.csv"));
+    assert_eq!(rows.len(), 2);
+    let per_conversion = |row: &Row| num(row, "energy_adc_pj") / num(row, "adc_conversions");
+    // 2 pJ at the preset's 8 bits, a quarter of it at 6 (Walden: 2^(6 - 8)).
+    assert!(close(per_conversion(&rows[1]), 2.0, 1e-12));
+    assert!(close(per_conversion(&rows[0]), 0.5, 1e-12));
+    // Area and leakage power fall with the SAR transistor count, (478 + 182 * 5) / (478 + 182 * 7).
+    let area_ratio = 1388.0 / 1752.0;
+    let base = config::load("rram_1t1r_256", &[]).unwrap();
+    let other_area = base.program.write_drivers_per_array as f64 * base.dac.area_um2;
+    let adc_area = |row: &Row| num(row, "periph_area_um2") / num(row, "arrays") - other_area;
+    assert!(close(adc_area(&rows[0]), adc_area(&rows[1]) * area_ratio, 1e-9));
+    assert!(num(&rows[0], "energy_leakage_pj") != num(&rows[1], "energy_leakage_pj"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn arrays_and_layers_sum_to_the_chip_with_leakage_and_static_energy() {
     let (hw, layers) = small();
     let mapped = Mapped::new(&layers, &hw).unwrap();

@@ -182,7 +182,8 @@ fn csv_columns_plot_by_group() {
     };
     let chart = plot::chart_from_csv(&csv, &spec).unwrap();
     assert_eq!(chart.series.len(), 2);
-    assert_eq!(chart.series[1].name, "program.scheme.kind=ispp");
+    // Series named in words: a configuration key without its generic section.
+    assert_eq!(chart.series[1].name, "scheme kind=ispp");
     // Up to 16,000 ns: shown in µs, labelled in words.
     assert_eq!(chart.series[1].points, vec![(64.0, 0.8), (256.0, 12.0)]);
     assert_eq!(

@@ -46,7 +46,11 @@ pub(crate) fn setup() -> (HwConfig, Vec<LayerWeights>) {
 fn program_to_csv(hw: &HwConfig, layers: &[LayerWeights], filter: TraceFilter, path: &Path) -> ProgramResult {
     let mapped = Mapped::new(layers, hw).unwrap();
     let mask = Mask::random(&mapped, 0.5, 3);
-    let mut sink = EventsCsv::create(path, filter.level).unwrap();
+    let names: Vec<String> = layers
+        .iter()
+        .map(|l| trace::layer_label(&l.name).to_string())
+        .collect();
+    let mut sink = EventsCsv::create(path, filter.level, &names).unwrap();
     let options = ProgramOptions {
         seed: 17,
         trace: filter,
@@ -93,6 +97,11 @@ fn phase_rows_agree_with_the_summary_and_tile_each_arrays_busy_time() {
     let result = program_to_csv(&hw, &layers, TraceFilter::level(TraceLevel::Phase), &path);
     let rows = read_csv(&path);
     assert!(rows.iter().all(is_phase));
+    // Every row names its layer as layers.csv does.
+    assert!(
+        rows.iter()
+            .all(|r| r["layer_name"] == ["conv", "fc"][num(r, "layer") as usize])
+    );
     // Time order.
     let cycles: Vec<f64> = rows.iter().map(|r| num(r, "cycle")).collect();
     assert!(cycles.windows(2).all(|w| w[0] <= w[1]));
@@ -261,7 +270,7 @@ fn a_failed_run_leaves_no_file_under_the_final_name() {
     let mapped = Mapped::new(&layers, &hw).unwrap();
     let path = dir.join("events.csv");
     let mut sink = Failing {
-        inner: EventsCsv::create(&path, TraceLevel::Phase).unwrap(),
+        inner: EventsCsv::create(&path, TraceLevel::Phase, &[]).unwrap(),
         left: 500,
     };
     let options = ProgramOptions {
@@ -378,6 +387,16 @@ fn the_program_command_writes_every_output_and_rejects_bad_input_with_code_2() {
     for f in ["events.csv", "arrays.csv", "layers.csv", "summary.json"] {
         assert!(out.join(f).exists(), "{f}");
     }
+    // One layer name in every file: events.csv's layer_name is layers.csv's name of the same index.
+    let layer_names: HashMap<String, String> = read_csv(&out.join("layers.csv"))
+        .into_iter()
+        .map(|r| (r["layer"].clone(), r["name"].clone()))
+        .collect();
+    let events = read_csv(&out.join("events.csv"));
+    assert!(!events.is_empty());
+    assert!(events.iter().all(|r| r["layer_name"] == layer_names[&r["layer"]]));
+    let seen: std::collections::HashSet<&str> = events.iter().map(|r| r["layer_name"].as_str()).collect();
+    assert_eq!(seen.len(), layer_names.len(), "{seen:?}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     let weights = json["weights"].as_u64().unwrap();
