@@ -9,19 +9,31 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use uswim::config::DEFAULT_PRESET;
 use uswim::experiment::reproduce::{
-    self, DEFAULT_FRACTIONS, DEFAULT_METHODS, PhysicalRun, ReproduceError, Spec, VariationSetting,
+    self, Benchmark, DEFAULT_FRACTIONS, DEFAULT_METHODS, PhysicalRun, ReproduceError, SecondModel, Spec,
+    VariationSetting,
 };
 use uswim::experiment::reproduce_report::{self as report, Context};
 use uswim::experiment::selection::{self, Knowledge};
-use uswim::nn::{Split, model_file};
+use uswim::experiment::shard::Shard;
+use uswim::experiment::shard_reproduce::{self, ShardRun};
+use uswim::nn::normalize::{self, Normalization};
+use uswim::nn::{Dataset, Network, Split, model_file};
 use uswim::sensitivity::Method;
+use uswim::trace::out_dir_shared::FileSet;
 
-/// Monte-Carlo runs per point of the default run.
-pub const DEFAULT_RUNS: u32 = 10;
-/// Monte-Carlo runs per point with --full.
+/// Monte-Carlo runs of a point's first look in the default run (the enough-runs rule doubles them
+/// while the point's paired interval straddles the allowed drop).
+pub const DEFAULT_RUNS: u32 = 5;
+/// Most Monte-Carlo runs of a point, as a multiple of its first look's, unless --max-runs is given
+/// (5, 10, 20 by default).
+pub const DEFAULT_MAX_RUNS_FACTOR: u32 = 4;
+/// Monte-Carlo runs per point with --full (fixed).
 pub const FULL_RUNS: u32 = 100;
-/// Monte-Carlo runs per point of the physical preset.
+/// Monte-Carlo runs of a point's first look on the physical preset.
 pub const DEFAULT_PHYSICAL_RUNS: u32 = 5;
+/// Most Monte-Carlo runs of a point on the physical preset and on the second network, as a multiple of
+/// their first look's (one doubling: their chips cost more).
+pub const DEFAULT_SMALL_MAX_RUNS_FACTOR: u32 = 2;
 
 /// Reproduce the U-SWIM experiment: selection methods (uswim, uswim-time, swim, measured, magnitude, random) over write-verify
 /// fractions from 0.1% to 100%, under uniform, band (the authors') and strongly non-uniform (lognormal,
@@ -31,22 +43,28 @@ pub const DEFAULT_PHYSICAL_RUNS: u32 = 5;
 /// Defaults: the shipped LeNet (models/lenet_mnist.safetensors) on MNIST, on the papers' statistical
 /// preset (paper_statistical: sigma 0.3 open-loop, 0.03 verified) under the three variation settings, and
 /// on the RRAM 1T1R preset with its own pulse-level physics (--physical; fewer fractions and runs: its
-/// programmer is slower). Every Monte-Carlo chip is programmed once; its accuracy, time and energy come
-/// from that programming, and run r uses the same chip for every point (common random numbers). 10 runs
-/// per point on all 10,000 test images (--full: 100 runs); the sensitivity pass uses the first 4096
+/// programmer is slower); beside it the shipped ConvNet (models/convnet_fashion.safetensors) on
+/// Fashion-MNIST on a smaller grid (--second). Every Monte-Carlo chip is programmed once; its accuracy,
+/// time and energy come from that programming, and run r uses the same chip for every point (common
+/// random numbers). Enough runs: a point starts with --mc-runs chips (5) and doubles them while its paired
+/// 95% interval straddles --max-drop, up to --max-runs (20); full write-verify makes --max-runs. LeNet on
+/// all 10,000 test images (--full: 100 runs per point, fixed); its sensitivity pass uses the first 4096
 /// training images.
 ///
-/// Writes into --out: results.csv (one row per setting x method x fraction, plus the no- and full
-/// write-verify references, with the paired drop from full write-verify, and the predicted-time model's
-/// total time of each point beside the simulated one), headline.md, and
-/// accuracy_vs_fraction and accuracy_vs_time (with 95% bands) as PNG and SVG.
+/// Writes into --out: results.csv (one row per model x setting x method x fraction, plus the no- and
+/// full write-verify references, with the paired drop from full write-verify, its decision, and the
+/// predicted-time model's total time of each point beside the simulated one), headline.md, and
+/// accuracy_vs_fraction and accuracy_vs_time (with 95% bands) as PNG and SVG. With --shard i/n (or inside
+/// a Slurm job array) it evaluates only the points p with p mod n = i and writes shard-I-of-N.csv and
+/// .json into --out; `uswim merge DIR` then writes the outputs of the whole run, byte for byte.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
 uswim reproduce                                      # the default run, into out/reproduce\n  \
 uswim reproduce --mc-runs 3 --test-images 1000 --out out/quick\n  \
 uswim reproduce --full --out out/paper               # 100 Monte-Carlo runs per point\n  \
 uswim reproduce --methods uswim,swim --fractions 0.01,0.05,0.2,1\n  \
-uswim reproduce --hw rram_1t1r_256 --physical none    # the variation settings on the RRAM device")]
+uswim reproduce --hw rram_1t1r_256 --physical none    # the variation settings on the RRAM device\n  \
+uswim reproduce --shard 3/8 --out out/rep && uswim merge out/rep   # one of 8 Slurm jobs, then the merge")]
 pub struct ReproduceArgs {
     /// Trained model (safetensors); relative paths are also looked up in the crate folder.
     #[arg(long, value_name = "FILE", default_value = "models/lenet_mnist.safetensors")]
@@ -85,9 +103,15 @@ pub struct ReproduceArgs {
         default_value = "0.01,0.05,0.2,1"
     )]
     physical_fractions: Vec<f64>,
-    /// Monte-Carlo runs per point of --physical.
+    /// Monte-Carlo runs of a point's first look on --physical.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PHYSICAL_RUNS)]
     physical_runs: u32,
+    /// Most Monte-Carlo runs of a point on --physical (default 2x --physical-runs).
+    #[arg(long, value_name = "N")]
+    physical_max_runs: Option<u32>,
+    /// The second network and its grid.
+    #[command(flatten)]
+    second: Box<SecondArgs>,
     /// What the uswim scores know of the devices: prior (default), characterised, oracle (an upper bound).
     #[arg(long, value_name = "K", default_value = "prior")]
     knowledge: String,
@@ -110,10 +134,14 @@ pub struct ReproduceArgs {
     /// Write-verify fractions, comma-separated, ascending, in (0, 1].
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     fractions: Option<Vec<f64>>,
-    /// Monte-Carlo runs per point (default 10; 100 with --full).
+    /// Monte-Carlo runs of a point's first look (default 5; 100 with --full).
     #[arg(long, value_name = "N", alias = "runs")]
     mc_runs: Option<u32>,
-    /// Paper-grade run: 100 Monte-Carlo runs per point (about 10x the default's time).
+    /// Most Monte-Carlo runs of a point (the enough-runs rule's cap; default 4x --mc-runs; equal to
+    /// --mc-runs for a fixed count); full write-verify makes these.
+    #[arg(long, value_name = "N")]
+    max_runs: Option<u32>,
+    /// Paper-grade run: 100 Monte-Carlo runs per point, fixed.
     #[arg(long)]
     full: bool,
     /// Calibration images of the sensitivity pass: the first N training images.
@@ -131,6 +159,11 @@ pub struct ReproduceArgs {
     /// Output folder.
     #[command(flatten)]
     out: OutDir,
+    /// Evaluate only shard i of n (0-based; the points p with p mod n = i) and write shard-I-of-N.csv
+    /// and .json into --out, to be joined by `uswim merge`. Default: from SLURM_ARRAY_TASK_ID and
+    /// SLURM_ARRAY_TASK_COUNT inside a Slurm job array, else the whole experiment.
+    #[arg(long, value_name = "i/n")]
+    shard: Option<String>,
     /// Also write one point's programming schedule as a Chrome trace-event timeline (ui.perfetto.dev):
     /// the chip behind its time and energy (run 0's), programmed once more with its phases traced,
     /// before the experiment runs.
@@ -140,6 +173,55 @@ pub struct ReproduceArgs {
     /// setting's full-verify point).
     #[arg(long, value_name = "LABEL", requires = "timeline")]
     timeline_point: Option<String>,
+}
+
+/// The flags of `uswim reproduce`'s second network (the ConvNet on Fashion-MNIST by default).
+#[derive(Debug, Args)]
+pub struct SecondArgs {
+    /// A second trained network run beside --model on its own grid (safetensors or ONNX; relative
+    /// paths are also looked up in the crate folder); `none` for none.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "models/convnet_fashion.safetensors"
+    )]
+    second: String,
+    /// Dataset of --second.
+    #[arg(long, value_name = "NAME|DIR", default_value = "fashion-mnist")]
+    second_data: String,
+    /// Variation settings of --second: names among the settings of --model (--variation or the
+    /// default three).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "band")]
+    second_settings: Vec<String>,
+    /// Selection methods of --second.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        value_parser = method_parser(),
+        default_value = "uswim,swim,random"
+    )]
+    second_methods: Vec<Method>,
+    /// Write-verify fractions of --second, ascending, in (0, 1].
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "0.01,0.05,0.2,1"
+    )]
+    second_fractions: Vec<f64>,
+    /// Monte-Carlo runs of a point's first look on --second.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    second_runs: u32,
+    /// Most Monte-Carlo runs of a point on --second (default 2x --second-runs).
+    #[arg(long, value_name = "N")]
+    second_max_runs: Option<u32>,
+    /// Calibration images of --second's sensitivity pass.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    second_calib_samples: usize,
+    /// Test images per Monte-Carlo run of --second: the first N of its test split.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    second_test_images: usize,
 }
 
 /// A relative path that does not exist here, looked up in the crate folder (so `cargo run` finds the
@@ -156,12 +238,78 @@ fn resolve(path: &Path) -> PathBuf {
     }
 }
 
-/// Runs `uswim reproduce`.
-pub fn run(args: ReproduceArgs, global: &GlobalArgs) -> anyhow::Result<()> {
-    let started = Instant::now();
+/// A network and its data, loaded for the experiment.
+struct Loaded {
+    name: String,
+    label: String,
+    source: String,
+    network: Network,
+    calib: Dataset,
+    test: Dataset,
+}
+
+impl Loaded {
+    /// Loads the model file `model` (resolved with [`resolve`]) and `calib_samples` training and
+    /// `test_images` (all when `None`) test images of `data`.
+    fn load(
+        model: &Path,
+        arch: Option<&str>,
+        data: &str,
+        normalize: Option<&Normalization>,
+        calib_samples: usize,
+        test_images: Option<usize>,
+    ) -> anyhow::Result<Self> {
+        let path = resolve(model);
+        let (network, _) = model_file::load(arch, &path)?;
+        let mut calib = normalize::load(data, Split::Train, normalize)?;
+        calib.truncate(calib_samples);
+        let mut test = normalize::load(data, Split::Test, normalize)?;
+        if let Some(n) = test_images {
+            test.truncate(n);
+        }
+        super::process::require_images(&calib, "train (calibration)", data)?;
+        super::process::require_images(&test, "test", data)?;
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let name = model
+            .file_stem()
+            .map_or_else(|| "model".to_string(), |s| s.to_string_lossy().into_owned());
+        Ok(Self {
+            label: format!("{} ({}) on {}", model.display(), network.arch(), test.name()),
+            source: format!("{hash:016x} {data} {normalize:?}"),
+            name,
+            network,
+            calib,
+            test,
+        })
+    }
+
+    fn benchmark(&self) -> Benchmark<'_> {
+        Benchmark {
+            name: &self.name,
+            label: &self.label,
+            source: &self.source,
+            network: &self.network,
+            calib: &self.calib,
+            test: &self.test,
+        }
+    }
+}
+
+/// The shard of this run: --shard, else a Slurm job array's task, else none (the whole experiment).
+fn shard_of(text: Option<&str>) -> anyhow::Result<Option<Shard>> {
+    let shard = match text {
+        Some(text) => Some(Shard::parse(text)),
+        None => Shard::from_slurm(|k| std::env::var(k).ok()),
+    };
+    shard.transpose().map_err(|e| BadInput(e.to_string()).into())
+}
+
+/// The experiment's spec from the arguments.
+fn spec_of(args: &ReproduceArgs) -> anyhow::Result<Spec> {
     let methods = super::process::dedup_with_warning("--methods", args.methods.clone());
-    let seed = args.seed.seed;
-    let out = args.out.resolve("reproduce");
     let variations = if args.variations.is_empty() {
         reproduce::default_variations()
     } else {
@@ -181,16 +329,63 @@ pub fn run(args: ReproduceArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
-    if args.calib_samples == 0 {
+    let max_runs = match (args.max_runs, args.full) {
+        (Some(n), _) => n,
+        (None, true) => runs,
+        (None, false) => runs.saturating_mul(DEFAULT_MAX_RUNS_FACTOR),
+    };
+    if args.calib_samples == 0 || args.second.second_calib_samples == 0 {
         return Err(BadInput("--calib-samples: 0 images; allowed: at least 1".into()).into());
     }
-    let spec = Spec {
+    if args.test_images == Some(0) || args.second.second_test_images == 0 {
+        return Err(BadInput("--test-images: 0; allowed: at least 1".into()).into());
+    }
+    let second = if args.second.second == "none" {
+        None
+    } else {
+        let settings = args
+            .second
+            .second_settings
+            .iter()
+            .map(|name| {
+                variations
+                    .iter()
+                    .find(|v| &v.name == name)
+                    .cloned()
+                    .ok_or_else(|| {
+                        let known: Vec<&str> = variations.iter().map(|v| v.name.as_str()).collect();
+                        BadInput(format!(
+                            "--second-settings: no variation setting `{name}`; allowed: {}",
+                            known.join(", ")
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Some(SecondModel {
+            variations: settings,
+            methods: super::process::dedup_with_warning(
+                "--second-methods",
+                args.second.second_methods.clone(),
+            ),
+            fractions: args.second.second_fractions.clone(),
+            runs: args.second.second_runs,
+            max_runs: args.second.second_max_runs.unwrap_or(
+                args.second
+                    .second_runs
+                    .saturating_mul(DEFAULT_SMALL_MAX_RUNS_FACTOR),
+            ),
+        })
+    };
+    Ok(Spec {
         hw: args.hw.clone(),
         overrides: parse_overrides(&args.overrides)?,
         physical: (args.physical != "none").then(|| PhysicalRun {
             hw: args.physical.clone(),
             fractions: args.physical_fractions.clone(),
             runs: args.physical_runs,
+            max_runs: args
+                .physical_max_runs
+                .unwrap_or(args.physical_runs.saturating_mul(DEFAULT_SMALL_MAX_RUNS_FACTOR)),
         }),
         knowledge: Knowledge::parse(&args.knowledge, args.characterise_cycles)?,
         variations,
@@ -204,79 +399,125 @@ pub fn run(args: ReproduceArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| DEFAULT_FRACTIONS.to_vec()),
         runs,
-        seed,
+        max_runs,
+        seed: args.seed.seed,
         max_drop_pct: args.max_drop,
-    };
-    spec.validate()?;
+        second,
+    })
+}
 
-    let model = resolve(&args.model);
-    let (net, _) = model_file::load(args.arch.as_deref(), &model)?;
-    let mut calib = args.normalize.load(&args.data, Split::Train)?;
-    calib.truncate(args.calib_samples);
-    let mut test = args.normalize.load(&args.data, Split::Test)?;
-    if let Some(n) = args.test_images {
-        if n == 0 {
-            return Err(BadInput("--test-images: 0; allowed: at least 1".into()).into());
-        }
-        test.truncate(n);
+/// Runs `uswim reproduce`.
+pub fn run(args: ReproduceArgs, global: &GlobalArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let out = args.out.resolve("reproduce");
+    let shard = shard_of(args.shard.as_deref())?;
+    let spec = spec_of(&args)?;
+    spec.validate()?;
+    if shard.is_some() && args.timeline.is_some() {
+        return Err(BadInput("--timeline: not with --shard (write it from an unsharded run)".into()).into());
     }
-    super::process::require_images(&calib, "train (calibration)", &args.data)?;
-    super::process::require_images(&test, "test", &args.data)?;
+
+    let mut loaded = vec![Loaded::load(
+        &args.model,
+        args.arch.as_deref(),
+        &args.data,
+        args.normalize.normalize.as_ref(),
+        args.calib_samples,
+        args.test_images,
+    )?];
+    if spec.second.is_some() {
+        loaded.push(Loaded::load(
+            Path::new(&args.second.second),
+            None,
+            &args.second.second_data,
+            None,
+            args.second.second_calib_samples,
+            Some(args.second.second_test_images),
+        )?);
+    }
+    if loaded.len() == 2 && loaded[0].name == loaded[1].name {
+        loaded[1].name.push_str("-2");
+    }
+    tracing::debug!(
+        "networks and data loaded after {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let benchmarks: Vec<Benchmark<'_>> = loaded.iter().map(Loaded::benchmark).collect();
     if let Some(path) = &args.timeline {
-        reproduce::write_point_timeline(&spec, &net, &calib, args.timeline_point.as_deref(), path)
+        reproduce::write_point_timeline(&spec, &benchmarks[0], args.timeline_point.as_deref(), path)
             .map_err(classify)?;
         eprintln!("wrote {}", path.display());
     }
-    let staged = super::process::begin_out(&out, "reproduce")?;
+    let command = report::canonical_command(&std::env::args().skip(1).collect::<Vec<_>>());
 
+    let selected = shard.unwrap_or(Shard::WHOLE);
     let bar = if global.quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(spec.work_units())
+        ProgressBar::new(spec.work_units(selected))
     };
     bar.set_style(
         ProgressStyle::with_template(
-            "reproduce [{bar:40}] {pos}/{len} runs ({per_sec}), {elapsed} elapsed, eta {eta}",
+            "reproduce [{bar:40}] {pos}/{len} points ({per_sec}), {elapsed} elapsed, eta {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
-    let results = reproduce::run(&spec, &net, &calib, &test, &|n| bar.inc(n)).map_err(classify)?;
-    bar.finish_and_clear();
 
-    let csv = staged.path().join("results.csv");
-    report::write_csv(&csv, &results).with_context(|| format!("writing {}", csv.display()))?;
-    let plots = report::write_plots(staged.path(), &results).context("plots")?;
-    let ctx = Context {
-        model: format!("{} ({})", args.model.display(), net.arch()),
-        dataset: test.name().to_string(),
-        seed,
-        max_drop_pct: args.max_drop,
-        wall_s: started.elapsed().as_secs_f64(),
-        threads: rayon::current_num_threads(),
-        command: command_line(),
-    };
-    let md = report::headline_markdown(&results, &ctx);
-    let headline = staged.path().join("headline.md");
-    report::write_headline(&headline, &md).with_context(|| format!("writing {}", headline.display()))?;
+    if let Some(shard) = shard {
+        let set = FileSet::begin(&out, "reproduce").map_err(|e| {
+            if e.is_bad_input() {
+                anyhow::Error::new(BadInput(e.to_string()))
+            } else {
+                anyhow::Error::new(e)
+            }
+        })?;
+        eprintln!(
+            "reproduce: shard {shard}, {} of {} points",
+            shard.len(spec.grid_points()),
+            spec.grid_points()
+        );
+        let evaluated = reproduce::evaluate(&spec, &benchmarks, shard, &|n| bar.inc(n)).map_err(classify)?;
+        bar.finish_and_clear();
+        let hash = reproduce::spec_hash(&spec, &benchmarks);
+        let run = ShardRun {
+            spec_hash: &hash,
+            command: &command,
+            wall_time_s: started.elapsed().as_secs_f64(),
+        };
+        let (csv, _) = shard_reproduce::write_shard(set.path(), shard, &evaluated, &run)
+            .with_context(|| format!("writing the shard into {}", out.display()))?;
+        set.commit()
+            .with_context(|| format!("moving the shard into {}", out.display()))?;
+        outln!(
+            "wrote {} ({} points); when every shard is done: uswim merge {}",
+            out.join(csv.file_name().unwrap_or_default()).display(),
+            evaluated.records.len(),
+            out.display()
+        )?;
+        return Ok(());
+    }
+
+    let staged = super::process::begin_out(&out, "reproduce")?;
+    let results = reproduce::run(&spec, &benchmarks, &|n| bar.inc(n)).map_err(classify)?;
+    bar.finish_and_clear();
+    tracing::debug!("experiment done after {:.2} s", started.elapsed().as_secs_f64());
+    let (md, plots) = report::write_outputs(staged.path(), &results, &Context { command })
+        .context("writing the outputs")?;
+    tracing::debug!("outputs written after {:.2} s", started.elapsed().as_secs_f64());
     staged
         .commit()
         .with_context(|| format!("moving the outputs into {}", out.display()))?;
-    let (csv, headline) = (out.join("results.csv"), out.join("headline.md"));
     out!("{md}")?;
     outln!(
-        "wrote {}, {} and {} plots",
-        csv.display(),
-        headline.display(),
-        plots.len()
+        "wrote {}, {} and {} plots ({:.0} s wall on {} threads)",
+        out.join("results.csv").display(),
+        out.join("headline.md").display(),
+        plots.len(),
+        started.elapsed().as_secs_f64(),
+        rayon::current_num_threads()
     )?;
     Ok(())
-}
-
-/// The command line as typed.
-fn command_line() -> String {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    format!("uswim {}", args.join(" "))
 }
 
 /// Bad input (exit code 2) or a runtime failure.

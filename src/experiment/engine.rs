@@ -192,9 +192,16 @@ impl<'a> Engine<'a> {
         }
         let runs = (0..runs)
             .into_par_iter()
-            .map(|r| self.run(selector, run_seed(seed, r)))
+            .map(|r| self.run_one(selector, seed, r))
             .collect::<Result<_, _>>()?;
         Ok(PointOutcome { runs })
+    }
+
+    /// Monte-Carlo run `run` of `selector` from seed `seed`: the chip of seed [`run_seed`]`(seed, run)`,
+    /// exactly as run `run` of [`Engine::evaluate`] makes it (so a point's runs can be made a few at a
+    /// time, as the experiment's adaptive run count does, with the same outcome).
+    pub fn run_one(&self, selector: &Selector, seed: u64, run: u32) -> Result<RunOutcome, PointFailure> {
+        self.run(selector, run_seed(seed, run))
     }
 
     /// One run on the chip of `chip_seed`. A `measured` selection first programs the chip open-loop and

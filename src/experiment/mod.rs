@@ -8,6 +8,7 @@ pub mod reproduce_report;
 pub mod selection;
 pub mod shard;
 pub mod shard_merge;
+pub mod shard_reproduce;
 pub mod sweep;
 pub mod sweep_error;
 pub mod sweep_point;

@@ -3,7 +3,9 @@
 //! speedups it buys) as `headline.md`, and the plots (accuracy versus fraction, accuracy versus simulated
 //! programming time, with 95% bands) as PNG and SVG.
 
-use super::reproduce::{FULL_VERIFY, NO_VERIFY, Results, Row, reference, series, smallest_within};
+use super::reproduce::{
+    FULL_VERIFY, NO_VERIFY, Results, Row, SettingInfo, reference, series, smallest_within,
+};
 use super::selection::Knowledge;
 use crate::plot::{self, Chart, PlotError, Series};
 use crate::trace::atomic::{AtomicFile, write_bytes};
@@ -14,6 +16,8 @@ use std::path::{Path, PathBuf};
 /// One method's headline under one setting.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Headline {
+    /// The network.
+    pub model: String,
     /// Setting.
     pub variation: String,
     /// Method (labelled an upper bound under `oracle` knowledge).
@@ -21,6 +25,8 @@ pub struct Headline {
     /// The smallest fraction from which on the paired drop's 95% upper bound stays within the allowed
     /// drop (see [`smallest_within`]).
     pub fraction: f64,
+    /// Monte-Carlo runs there.
+    pub runs: u32,
     /// Mean accuracy there, in percent.
     pub accuracy_pct: f64,
     /// Its 95% interval half-width, in points.
@@ -38,6 +44,8 @@ pub struct Headline {
 /// U-SWIM's gain over SWIM under one setting: the ratio of their headline budgets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gain {
+    /// The network.
+    pub model: String,
     /// Setting.
     pub variation: String,
     /// Whether the setting makes device sigmas differ.
@@ -54,18 +62,21 @@ pub fn headlines(results: &Results, max_drop_pct: f64) -> (Vec<Headline>, Vec<Ga
     let mut gains = Vec::new();
     for setting in &results.info.settings {
         let v = &setting.name;
-        let Some(full) = reference(results, v, FULL_VERIFY) else {
+        let model = &results.info.models[setting.model].name;
+        let Some(full) = reference(results, model, v, FULL_VERIFY) else {
             continue;
         };
-        for m in methods_of(results, v) {
-            let rows = series(results, v, &m);
+        for m in methods_of(results, model, v) {
+            let rows = series(results, model, v, &m);
             let Some(best) = smallest_within(&rows, max_drop_pct) else {
                 continue;
             };
             heads.push(Headline {
+                model: model.clone(),
                 variation: v.clone(),
                 method: best.label(),
                 fraction: best.fraction,
+                runs: best.runs,
                 accuracy_pct: best.accuracy_mean_pct,
                 ci95_pct: 0.5 * (best.accuracy_ci95_high_pct - best.accuracy_ci95_low_pct),
                 drop_pct: best.drop_mean_pct,
@@ -77,10 +88,11 @@ pub fn headlines(results: &Results, max_drop_pct: f64) -> (Vec<Headline>, Vec<Ga
         let find = |m: &str| {
             heads
                 .iter()
-                .find(|h| &h.variation == v && h.method.split(' ').next() == Some(m))
+                .find(|h| &h.model == model && &h.variation == v && h.method.split(' ').next() == Some(m))
         };
         if let (Some(u), Some(s)) = (find("uswim"), find("swim")) {
             gains.push(Gain {
+                model: model.clone(),
                 variation: v.clone(),
                 nonuniform: setting.nonuniform,
                 weights: u.weights_speedup / s.weights_speedup,
@@ -125,42 +137,79 @@ fn duration(ns: f64) -> String {
     }
 }
 
-/// Context printed at the top of the headline.
+/// Context printed at the top of the headline. It holds nothing that differs between a whole run and
+/// the merged shards of the same run (no wall time, no thread count), so that the two headlines are the
+/// same bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Context {
-    /// The model file and architecture.
-    pub model: String,
-    /// The dataset.
-    pub dataset: String,
-    /// Seed.
-    pub seed: u64,
-    /// Allowed accuracy drop, points.
-    pub max_drop_pct: f64,
-    /// Wall time of the run, seconds.
-    pub wall_s: f64,
-    /// Worker threads.
-    pub threads: usize,
-    /// The command line that reproduces the run.
+    /// The command line that reproduces the run, without the options that do not change its results
+    /// (`--out`, `--shard`, `--quiet`, `--threads`).
     pub command: String,
+}
+
+/// The options of a command line that do not change a run's results, each with whether it takes a
+/// value: removed by [`canonical_command`].
+const NEUTRAL_OPTIONS: [(&str, bool); 7] = [
+    ("--out", true),
+    ("-o", true),
+    ("--shard", true),
+    ("--threads", true),
+    ("--quiet", false),
+    ("-q", false),
+    ("-v", false),
+];
+
+/// `uswim ARGS` without the options that do not change the results (output folder, shard, threads,
+/// verbosity): the same text for a whole run and for every shard of it.
+pub fn canonical_command(args: &[String]) -> String {
+    let mut kept = vec!["uswim".to_string()];
+    let mut skip_value = false;
+    for arg in args {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        let name = arg.split('=').next().unwrap_or(arg);
+        match NEUTRAL_OPTIONS.iter().find(|(o, _)| *o == name) {
+            Some((_, takes_value)) => skip_value = *takes_value && !arg.contains('='),
+            None => kept.push(arg.clone()),
+        }
+    }
+    kept.join(" ")
+}
+
+/// Writes every output of a run into `dir`: `results.csv`, the plots and `headline.md`; returns the
+/// headline's text and the plots written.
+pub fn write_outputs(dir: &Path, results: &Results, ctx: &Context) -> io::Result<(String, Vec<PathBuf>)> {
+    let csv = dir.join("results.csv");
+    write_csv(&csv, results).map_err(|e| io::Error::other(format!("writing {}: {e}", csv.display())))?;
+    let plots = write_plots(dir, results).map_err(|e| io::Error::other(format!("plots: {e}")))?;
+    let md = headline_markdown(results, ctx);
+    let headline = dir.join("headline.md");
+    write_headline(&headline, &md)
+        .map_err(|e| io::Error::other(format!("writing {}: {e}", headline.display())))?;
+    Ok((md, plots))
 }
 
 /// The headline report in Markdown.
 pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
-    let (heads, gains) = headlines(results, ctx.max_drop_pct);
     let info = &results.info;
+    let (heads, gains) = headlines(results, info.max_drop_pct);
+    let model_of = |s: &SettingInfo| info.models[s.model].name.as_str();
     let mut md = String::new();
     let _ = writeln!(md, "# U-SWIM reproduction: headline\n");
     let _ = writeln!(md, "`{}`\n", ctx.command);
-    let _ = writeln!(
-        md,
-        "- model: {} on {} ({} test images per run; sensitivity pass over the first {} training images)",
-        ctx.model, ctx.dataset, info.test_images, info.calib_images
-    );
+    for m in &info.models {
+        let _ = writeln!(
+            md,
+            "- model `{}`: {} ({} test images per run; sensitivity pass over the first {} training images)",
+            m.name, m.label, m.test_images, m.calib_images
+        );
+    }
     let _ = writeln!(
         md,
         "- one chip per run: run r of every point programs the chip of seed (seed {}, r) once and takes its \
          accuracy, time and energy from that programming (common random numbers across points)",
-        ctx.seed
+        info.seed
     );
     let _ = writeln!(
         md,
@@ -177,7 +226,14 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
         "- statistics: mean accuracy and its 95% interval (Student t); the drop from full write-verify is \
          paired on the same chips, with its 95% interval"
     );
-    let _ = writeln!(md, "- {:.0} s wall on {} threads", ctx.wall_s, ctx.threads);
+    let _ = writeln!(
+        md,
+        "- enough runs: a point starts with the setting's first runs and doubles them until its paired \
+         interval lies wholly within or wholly above {} points, or the setting's most runs are reached \
+         (`decision` in results.csv; an undecided point does not count as within); full write-verify makes \
+         the most runs",
+        info.max_drop_pct
+    );
     let _ = writeln!(md, "- settings:");
     for s in &info.settings {
         let what = if s.physical {
@@ -187,8 +243,13 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
         };
         let _ = writeln!(
             md,
-            "  - `{}`: `{}` ({} arrays, {} runs per point), {what}",
-            s.name, s.hw_name, s.arrays, s.runs
+            "  - `{}` `{}`: `{}` ({} arrays, {} to {} runs per point), {what}",
+            model_of(s),
+            s.name,
+            s.hw_name,
+            s.arrays,
+            s.runs,
+            s.max_runs
         );
         if let Some(ns) = s.characterisation_ns {
             let _ = writeln!(
@@ -204,19 +265,20 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
     let _ = writeln!(md, "\n## References\n");
     let _ = writeln!(
         md,
-        "| setting | no write-verify (mean ± std) | full write-verify (mean ± std) | no-WV time | full-WV time |"
+        "| model | setting | no write-verify (mean ± std) | full write-verify (mean ± std) | no-WV time | full-WV time |"
     );
-    let _ = writeln!(md, "|---|---|---|---|---|");
+    let _ = writeln!(md, "|---|---|---|---|---|---|");
     for s in &info.settings {
         let (Some(none), Some(full)) = (
-            reference(results, &s.name, NO_VERIFY),
-            reference(results, &s.name, FULL_VERIFY),
+            reference(results, model_of(s), &s.name, NO_VERIFY),
+            reference(results, model_of(s), &s.name, FULL_VERIFY),
         ) else {
             continue;
         };
         let _ = writeln!(
             md,
-            "| {} | {:.2} ± {:.2}% | {:.2} ± {:.2}% | {} | {} |",
+            "| {} | {} | {:.2} ± {:.2}% | {:.2} ± {:.2}% | {} | {} |",
+            model_of(s),
             s.name,
             none.accuracy_mean_pct,
             none.accuracy_std_pct,
@@ -230,27 +292,29 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
     let _ = writeln!(
         md,
         "\n## Headline: smallest fraction within {} points of full write-verify with 95% confidence\n",
-        ctx.max_drop_pct
+        info.max_drop_pct
     );
     let _ = writeln!(
         md,
         "The smallest grid fraction from which on every larger fraction's paired drop from full write-verify \
          (same chips) has its 95% upper bound within {} points; speedups over full write-verify in counted \
          weights (the papers' measure) and in simulated programming time of the same chips (this tool's).\n",
-        ctx.max_drop_pct
+        info.max_drop_pct
     );
     let _ = writeln!(
         md,
-        "| setting | method | fraction | accuracy (mean ± 95% CI) | paired drop (mean [95% CI]) | speedup (weights) | speedup (ns) |"
+        "| model | setting | method | fraction | runs | accuracy (mean ± 95% CI) | paired drop (mean [95% CI]) | speedup (weights) | speedup (ns) |"
     );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
     for h in &heads {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {:.2} ± {:.2}% | {:.2} [{:.2}, {:.2}] | {:.1}x | {:.2}x |",
+            "| {} | {} | {} | {} | {} | {:.2} ± {:.2}% | {:.2} [{:.2}, {:.2}] | {:.1}x | {:.2}x |",
+            h.model,
             h.variation,
             h.method,
             pct(h.fraction),
+            h.runs,
             h.accuracy_pct,
             h.ci95_pct,
             h.drop_pct,
@@ -268,12 +332,13 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
             "Ratio of swim's headline budget to uswim's (above 1: uswim needs less write-verify for the same \
              accuracy).\n"
         );
-        let _ = writeln!(md, "| setting | non-uniform | in weights | in ns |");
-        let _ = writeln!(md, "|---|---|---|---|");
+        let _ = writeln!(md, "| model | setting | non-uniform | in weights | in ns |");
+        let _ = writeln!(md, "|---|---|---|---|---|");
         for g in &gains {
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.2}x | {:.2}x |",
+                "| {} | {} | {} | {:.2}x | {:.2}x |",
+                g.model,
                 g.variation,
                 if g.nonuniform { "yes" } else { "no" },
                 g.weights,
@@ -286,21 +351,22 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
 
     let _ = writeln!(
         md,
-        "\n## Accuracy (%, mean ± 95% CI half-width; paired drop's 95% upper bound) by fraction verified\n"
+        "\n## Accuracy (%, mean ± 95% CI half-width; paired drop's 95% upper bound; runs) by fraction verified\n"
     );
     for s in &info.settings {
-        let methods = methods_of(results, &s.name);
+        let model = model_of(s);
+        let methods = methods_of(results, model, &s.name);
         if methods.is_empty() {
             continue;
         }
         let labels: Vec<String> = methods
             .iter()
-            .map(|m| series(results, &s.name, m)[0].label())
+            .map(|m| series(results, model, &s.name, m)[0].label())
             .collect();
-        let _ = writeln!(md, "**{}**\n", s.name);
+        let _ = writeln!(md, "**{model}, {}**\n", s.name);
         let _ = writeln!(md, "| fraction | {} |", labels.join(" | "));
         let _ = writeln!(md, "|---|{}", "---|".repeat(methods.len()));
-        let fractions: Vec<f64> = series(results, &s.name, &methods[0])
+        let fractions: Vec<f64> = series(results, model, &s.name, &methods[0])
             .iter()
             .map(|r| r.fraction)
             .collect();
@@ -308,15 +374,16 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
             let cells: Vec<String> = methods
                 .iter()
                 .map(|m| {
-                    series(results, &s.name, m)
+                    series(results, model, &s.name, m)
                         .iter()
                         .find(|r| r.fraction == f)
                         .map_or("-".into(), |r| {
                             format!(
-                                "{:.2} ± {:.2} (≤ {:.2})",
+                                "{:.2} ± {:.2} (≤ {:.2}; {})",
                                 r.accuracy_mean_pct,
                                 0.5 * (r.accuracy_ci95_high_pct - r.accuracy_ci95_low_pct),
-                                r.drop_ci95_high_pct
+                                r.drop_ci95_high_pct,
+                                r.runs
                             )
                         })
                 })
@@ -336,10 +403,13 @@ pub fn prediction_errors(results: &Results) -> Vec<(String, usize, f64, f64)> {
         .settings
         .iter()
         .filter_map(|s| {
+            let model = &results.info.models[s.model].name;
             let errors: Vec<f64> = results
                 .rows
                 .iter()
-                .filter(|r| r.variation == s.name && r.method != NO_VERIFY && r.time_ns > 0.0)
+                .filter(|r| {
+                    &r.model == model && r.variation == s.name && r.method != NO_VERIFY && r.time_ns > 0.0
+                })
                 .map(|r| (r.predicted_time_ns - r.time_ns).abs() / r.time_ns)
                 .collect();
             if errors.is_empty() {
@@ -347,7 +417,7 @@ pub fn prediction_errors(results: &Results) -> Vec<(String, usize, f64, f64)> {
             }
             let mean = errors.iter().sum::<f64>() / errors.len() as f64;
             let max = errors.iter().copied().fold(0.0, f64::max);
-            Some((s.name.clone(), errors.len(), mean, max))
+            Some((panel_name(results, s), errors.len(), mean, max))
         })
         .collect()
 }
@@ -395,13 +465,14 @@ fn fraction_charts(results: &Results) -> Vec<Chart> {
         .settings
         .iter()
         .filter_map(|s| {
-            let mut chart = Chart::new(format!("{} ({})", s.name, s.hw_name))
+            let model = &results.info.models[s.model].name;
+            let mut chart = Chart::new(format!("{} ({})", panel_name(results, s), s.hw_name))
                 .x_label("weights write-verified (%)")
                 .y_label("test accuracy (%), mean and 95% CI")
                 .log_x(true);
             let mut xs: Vec<f64> = Vec::new();
-            for m in methods_of(results, &s.name) {
-                let rows = series(results, &s.name, &m);
+            for m in methods_of(results, model, &s.name) {
+                let rows = series(results, model, &s.name, &m);
                 let pts: Vec<(f64, &Row)> = rows.iter().map(|r| (100.0 * r.fraction, *r)).collect();
                 xs.extend(pts.iter().map(|p| p.0));
                 chart = with_band(chart, rows[0].label(), &pts);
@@ -412,7 +483,7 @@ fn fraction_charts(results: &Results) -> Vec<Chart> {
                 return None;
             }
             for (name, label) in [(NO_VERIFY, "no write-verify"), (FULL_VERIFY, "full write-verify")] {
-                if let Some(r) = reference(results, &s.name, name) {
+                if let Some(r) = reference(results, model, &s.name, name) {
                     chart = chart.with_series(Series::line(
                         label,
                         vec![(lo, r.accuracy_mean_pct), (hi, r.accuracy_mean_pct)],
@@ -432,20 +503,21 @@ fn time_charts(results: &Results) -> Vec<Chart> {
         .settings
         .iter()
         .filter_map(|s| {
-            let mut chart = Chart::new(format!("{} ({})", s.name, s.hw_name))
+            let model = &results.info.models[s.model].name;
+            let mut chart = Chart::new(format!("{} ({})", panel_name(results, s), s.hw_name))
                 .x_label(format!("simulated programming time (ms), {}", s.hw_name))
                 .y_label("test accuracy (%), mean and 95% CI")
                 .log_x(true);
             let mut any = false;
-            for m in methods_of(results, &s.name) {
-                let rows = series(results, &s.name, &m);
+            for m in methods_of(results, model, &s.name) {
+                let rows = series(results, model, &s.name, &m);
                 let mut pts: Vec<(f64, &Row)> = rows.iter().map(|r| (r.time_ns * 1e-6, *r)).collect();
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                 any |= !pts.is_empty();
                 chart = with_band(chart, rows[0].label(), &pts);
             }
             for (name, label) in [(NO_VERIFY, "no write-verify"), (FULL_VERIFY, "full write-verify")] {
-                if let Some(r) = reference(results, &s.name, name) {
+                if let Some(r) = reference(results, model, &s.name, name) {
                     chart = chart.with_series(Series::points(
                         label,
                         vec![(r.time_ns * 1e-6, r.accuracy_mean_pct)],
@@ -457,10 +529,23 @@ fn time_charts(results: &Results) -> Vec<Chart> {
         .collect()
 }
 
-/// The methods of a setting, in row order.
-fn methods_of(results: &Results, variation: &str) -> Vec<String> {
+/// A setting's name in panels and tables: its name, after its network's when the run has several.
+fn panel_name(results: &Results, s: &SettingInfo) -> String {
+    if results.info.models.len() > 1 {
+        format!("{}: {}", results.info.models[s.model].name, s.name)
+    } else {
+        s.name.clone()
+    }
+}
+
+/// The methods of a network's setting, in row order.
+fn methods_of(results: &Results, model: &str, variation: &str) -> Vec<String> {
     let mut methods: Vec<String> = Vec::new();
-    for r in results.rows.iter().filter(|r| r.variation == variation) {
+    for r in results
+        .rows
+        .iter()
+        .filter(|r| r.model == model && r.variation == variation)
+    {
         if r.method != NO_VERIFY && r.method != FULL_VERIFY && !methods.contains(&r.method) {
             methods.push(r.method.clone());
         }

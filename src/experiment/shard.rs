@@ -156,6 +156,10 @@ pub struct SweepMeta {
     /// Empty in metadata written before it existed (then only the row count and points are checked).
     #[serde(default)]
     pub rows_hash: String,
+    /// A `uswim reproduce` shard's experiment ([`super::shard_reproduce::ShardInfo`]); absent in a
+    /// sweep's metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reproduce: Option<super::shard_reproduce::ShardInfo>,
 }
 
 /// A 64-bit FNV-1a hash of a results CSV's rows (not its header), independent of CSV quoting: every

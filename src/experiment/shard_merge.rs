@@ -10,6 +10,7 @@
 //! memory does not grow with the grid (one row per shard, whatever the number of points).
 
 use super::shard::{FORMAT, RowsHash, SweepMeta, parse_shard_file_name};
+use super::shard_reproduce::FORMAT as REPRODUCE_FORMAT;
 use super::sweep_error::SweepError;
 use crate::error::InputError;
 use crate::trace::atomic::{self, AtomicFile};
@@ -110,9 +111,47 @@ pub struct MergeReport {
     pub spec_hash: String,
 }
 
+/// The format of the shards found in `dirs` (the first one's): [`FORMAT`] for a sweep's,
+/// [`REPRODUCE_FORMAT`] for `uswim reproduce --shard`'s.
+pub fn format_of(dirs: &[PathBuf]) -> Result<String, MergeError> {
+    let metas = find_shards(dirs)?;
+    metas
+        .first()
+        .map(|(_, m)| m.format.clone())
+        .ok_or_else(|| MergeError::NoShards { dirs: dirs.to_vec() })
+}
+
+/// The shards found in `dirs`, checked (as [`merge`] checks them), and their rows in point order, held
+/// in memory (for `uswim reproduce`'s shards, whose grid is small): the first shard's metadata and the
+/// rows.
+pub(crate) fn checked_rows(dirs: &[PathBuf]) -> Result<(SweepMeta, Vec<csv::StringRecord>), MergeError> {
+    let shards = check_shards(dirs)?;
+    let mut bytes: Vec<u8> = Vec::new();
+    let target = Path::new("merged rows");
+    stream_rows(&shards, &mut bytes, target)?;
+    let rows = csv::Reader::from_reader(bytes.as_slice())
+        .records()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| MergeError::from(SweepError::io(target, std::io::Error::other(e))))?;
+    Ok((shards.reference, rows))
+}
+
+/// Refuses `uswim reproduce` shards where a sweep's are merged.
+fn sweep_only(shards: &Shards) -> Result<(), MergeError> {
+    if shards.reference.format == FORMAT {
+        return Ok(());
+    }
+    Err(MergeError::Unreadable(InputError::new(
+        shards.by_index[0].0.display().to_string(),
+        "format",
+        "these are `uswim reproduce` shards: merge them into a folder (`uswim merge DIR`, without -o)",
+    )))
+}
+
 /// Merges the shards found in `dirs` into the CSV `out` (written atomically), nothing else.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
     let shards = check_shards(dirs)?;
+    sweep_only(&shards)?;
     let mut file = AtomicFile::create(out).map_err(|e| SweepError::io(out, e))?;
     let (rows, _) = stream_rows(&shards, &mut file, out)?;
     file.commit().map_err(|e| SweepError::io(out, e))?;
@@ -130,6 +169,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeReport, MergeError> {
 pub fn merge_into_folder(dirs: &[PathBuf], dir: &Path) -> Result<MergeReport, MergeError> {
     let start = std::time::Instant::now();
     let shards = check_shards(dirs)?;
+    sweep_only(&shards)?;
     let (csv_final, meta_final) = super::sweep::output_paths(dir, None);
     let set = FileSet::begin(dir, "merge").map_err(|e| {
         if e.is_bad_input() {
@@ -190,6 +230,9 @@ fn check_shards(dirs: &[PathBuf]) -> Result<Shards, MergeError> {
             found,
             reference: reference_path.clone(),
         };
+        if meta.format != reference.format {
+            return Err(mismatch("format", reference.format.clone(), meta.format));
+        }
         if meta.uswim_version != reference.uswim_version {
             return Err(mismatch(
                 "uswim_version",
@@ -219,6 +262,18 @@ fn check_shards(dirs: &[PathBuf]) -> Result<Shards, MergeError> {
                 "columns",
                 reference.columns.join(","),
                 meta.columns.join(","),
+            ));
+        }
+        if meta.reproduce != reference.reproduce {
+            let describe = |m: &SweepMeta| {
+                m.reproduce
+                    .as_ref()
+                    .map_or("absent".to_string(), |r| format!("the command `{}`", r.command))
+            };
+            return Err(mismatch(
+                "the experiment (settings, networks, command)",
+                describe(&reference),
+                describe(&meta),
             ));
         }
         if let Some((first, _)) = by_index.get(&meta.shard.index) {
@@ -457,11 +512,11 @@ fn find_shards(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, SweepMeta)>, MergeError
         for (name, i, n) in names {
             let path = dir.join(&name);
             let meta = SweepMeta::read(&path).map_err(MergeError::Unreadable)?;
-            if meta.format != FORMAT {
+            if meta.format != FORMAT && meta.format != REPRODUCE_FORMAT {
                 return Err(MergeError::Unreadable(InputError::new(
                     path.display().to_string(),
                     "format",
-                    format!("{:?} is not {FORMAT:?}", meta.format),
+                    format!("{:?} is not {FORMAT:?} or {REPRODUCE_FORMAT:?}", meta.format),
                 )));
             }
             if (meta.shard.index, meta.shard.count) != (i, n) {

@@ -296,6 +296,7 @@ fn run_locked(
         wall_time_s,
         threads: rayon::current_num_threads(),
         rows_hash: rows_hash.hex(),
+        reproduce: None,
     };
     atomic::write_bytes(&staged_meta, meta.to_json().as_bytes())
         .map_err(|e| SweepError::io(&meta_path, e))?;

@@ -1244,6 +1244,7 @@ fn merge_streams_so_its_memory_does_not_grow_with_the_grid() {
             wall_time_s: 1.0,
             threads: 2,
             rows_hash: hash.hex(),
+            reproduce: None,
         };
         std::fs::write(dir.join(format!("{stem}.json")), meta.to_json()).unwrap();
     }

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use uswim::experiment::engine::{Engine, PointOutcome, Selector};
 use uswim::experiment::reproduce::{
-    self, FULL_VERIFY, NO_VERIFY, Results, Row, Spec, VariationSetting, reference, series,
+    self, Benchmark, FULL_VERIFY, NO_VERIFY, Results, Row, Spec, VariationSetting, reference, series,
 };
 use uswim::experiment::reproduce_report::{self, Context, headlines};
 use uswim::experiment::selection::Knowledge;
+use uswim::experiment::shard::Shard;
 use uswim::experiment::sweep::{self, SweepOptions};
 use uswim::experiment::sweep_spec::SweepSpec;
 use uswim::map::{LayerWeights, Mapped};
@@ -17,6 +18,18 @@ use uswim::sensitivity::{self, Method};
 
 fn model_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lenet_mnist.safetensors")
+}
+
+/// LeNet as the experiment's first benchmark.
+fn lenet<'a>(net: &'a uswim::nn::Network, calib: &'a Dataset, test: &'a Dataset) -> Benchmark<'a> {
+    Benchmark {
+        name: "lenet_mnist",
+        label: "lenet on mnist",
+        source: "test",
+        network: net,
+        calib,
+        test,
+    }
 }
 
 fn small_run() -> Results {
@@ -36,16 +49,18 @@ fn small_run() -> Results {
         methods: vec![Method::Uswim, Method::Random],
         fractions: vec![0.01, 0.1, 0.3, 1.0],
         runs: 3,
+        max_runs: 3,
         seed: 4,
         knowledge: Knowledge::Prior,
         max_drop_pct: 0.5,
+        second: None,
     };
     let done = std::sync::atomic::AtomicU64::new(0);
-    let results = reproduce::run(&spec, &net, &calib, &test, &|n| {
+    let results = reproduce::run(&spec, &[lenet(&net, &calib, &test)], &|n| {
         done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     })
     .unwrap();
-    assert_eq!(done.into_inner(), spec.work_units());
+    assert_eq!(done.into_inner(), spec.work_units(Shard::WHOLE));
     results
 }
 
@@ -58,8 +73,14 @@ fn a_small_reproduction_behaves_as_selective_write_verify_should() {
     let results = small_run();
     // 2 references + 2 methods x 4 fractions.
     assert_eq!(results.rows.len(), 10);
-    let none = reference(&results, "uniform", NO_VERIFY).unwrap();
-    let full = reference(&results, "uniform", FULL_VERIFY).unwrap();
+    let none = reference(&results, "lenet_mnist", "uniform", NO_VERIFY).unwrap();
+    let full = reference(&results, "lenet_mnist", "uniform", FULL_VERIFY).unwrap();
+    // The no-verify reference's paired drop is against its own setting's full write-verify chips.
+    assert!(
+        (none.drop_mean_pct - (full.accuracy_mean_pct - none.accuracy_mean_pct)).abs() < 1e-9,
+        "{none:?}"
+    );
+    assert_eq!(none.decision, "outside");
     assert!(
         full.accuracy_mean_pct >= none.accuracy_mean_pct,
         "full {} none {}",
@@ -69,7 +90,7 @@ fn a_small_reproduction_behaves_as_selective_write_verify_should() {
     assert!(full.time_ns > none.time_ns);
     let methods = ["uswim", "random"];
     for m in methods {
-        let s = series(&results, "uniform", m);
+        let s = series(&results, "lenet_mnist", "uniform", m);
         assert_eq!(
             s.iter().map(|r| r.fraction).collect::<Vec<_>>(),
             [0.01, 0.1, 0.3, 1.0]
@@ -92,14 +113,14 @@ fn a_small_reproduction_behaves_as_selective_write_verify_should() {
     let avg = |i: usize| {
         methods
             .iter()
-            .map(|m| series(&results, "uniform", m)[i].accuracy_mean_pct)
+            .map(|m| series(&results, "lenet_mnist", "uniform", m)[i].accuracy_mean_pct)
             .sum::<f64>()
             / methods.len() as f64
     };
     let err = |i: usize| {
         methods
             .iter()
-            .map(|m| ci(series(&results, "uniform", m)[i]))
+            .map(|m| ci(series(&results, "lenet_mnist", "uniform", m)[i]))
             .fold(0.0, f64::max)
     };
     for i in 0..3 {
@@ -112,8 +133,8 @@ fn a_small_reproduction_behaves_as_selective_write_verify_should() {
     }
     assert!(avg(3) > avg(0) + 1.0, "{} -> {}", avg(0), avg(3));
     // uswim at 10% is not worse than random at 10% beyond Monte-Carlo error.
-    let u = series(&results, "uniform", "uswim")[1];
-    let r = series(&results, "uniform", "random")[1];
+    let u = series(&results, "lenet_mnist", "uniform", "uswim")[1];
+    let r = series(&results, "lenet_mnist", "uniform", "random")[1];
     assert!(
         u.accuracy_mean_pct >= r.accuracy_mean_pct - ci(u) - ci(r),
         "uswim {} ± {} random {} ± {}",
@@ -133,16 +154,10 @@ fn a_small_reproduction_behaves_as_selective_write_verify_should() {
     let md = reproduce_report::headline_markdown(
         &results,
         &Context {
-            model: "lenet".into(),
-            dataset: "mnist".into(),
-            seed: 4,
-            max_drop_pct: 0.5,
-            wall_s: 1.0,
-            threads: 2,
             command: "test".into(),
         },
     );
-    assert!(md.contains("| uniform | uswim |"), "{md}");
+    assert!(md.contains("| lenet_mnist | uniform | uswim |"), "{md}");
 }
 
 #[test]
@@ -160,16 +175,18 @@ fn per_chip_selections_under_characterised_lognormal_variation_do_not_depend_on_
         methods: vec![Method::Uswim, Method::Swim, Method::Random],
         fractions: vec![0.05, 1.0],
         runs: 2,
+        max_runs: 4,
         seed: 9,
         knowledge: Knowledge::Characterised { cycles: 4 },
         max_drop_pct: 0.5,
+        second: None,
     };
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap();
-        pool.install(|| reproduce::run(&spec, &net, &calib, &test, &|_| {}).unwrap())
+        pool.install(|| reproduce::run(&spec, &[lenet(&net, &calib, &test)], &|_| {}).unwrap())
     };
     let one = run(1);
     assert_eq!(one, run(2));
@@ -177,7 +194,7 @@ fn per_chip_selections_under_characterised_lognormal_variation_do_not_depend_on_
     // 2 references + 3 methods x 2 fractions, each with the exact weight count.
     assert_eq!(one.rows.len(), 8);
     for m in ["uswim", "swim", "random"] {
-        let s = series(&one, "lognormal", m);
+        let s = series(&one, "lenet_mnist", "lognormal", m);
         assert_eq!(s[0].weights_verified, (0.05f64 * 105_918.0).round() as u64);
         assert_eq!(s[0].devices_verified, 8 * s[0].weights_verified);
         assert!(s[0].time_ns < s[1].time_ns);
@@ -292,11 +309,13 @@ fn reproduce_and_sweep_give_the_same_numbers_for_the_same_point_bit_for_bit() {
         methods: vec![Method::Uswim, Method::Random],
         fractions: vec![0.05, 1.0],
         runs: 2,
+        max_runs: 2,
         seed: 7,
         knowledge: Knowledge::Prior,
         max_drop_pct: 0.5,
+        second: None,
     };
-    let results = reproduce::run(&spec, &net, &calib, &test, &|_| {}).unwrap();
+    let results = reproduce::run(&spec, &[lenet(&net, &calib, &test)], &|_| {}).unwrap();
     let dir = std::env::temp_dir().join(format!("uswim-it-engine-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -311,8 +330,9 @@ fn reproduce_and_sweep_give_the_same_numbers_for_the_same_point_bit_for_bit() {
     let mut csv = csv::Reader::from_path(&report.csv).unwrap();
     let header = csv.headers().unwrap().clone();
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
-    let (acc, time, energy) = (
+    let (acc, std, time, energy) = (
         col("accuracy_mean_pct"),
+        col("accuracy_std_pct"),
         col("time_mean_ns"),
         col("energy_mean_pj"),
     );
@@ -325,12 +345,17 @@ fn reproduce_and_sweep_give_the_same_numbers_for_the_same_point_bit_for_bit() {
             0.0 => NO_VERIFY,
             _ => method,
         };
-        let row = series(&results, "band", name)
+        let row = series(&results, "lenet_mnist", "band", name)
             .into_iter()
             .find(|r| r.fraction == fraction)
             .unwrap();
         let a: f64 = record[acc].parse().unwrap();
         assert_eq!(a, row.accuracy_mean_pct, "{method} at {fraction}");
+        assert_eq!(
+            record[std].parse::<f64>().unwrap(),
+            row.accuracy_std_pct,
+            "{method} at {fraction}"
+        );
         assert_eq!(
             record[time].parse::<f64>().unwrap(),
             row.time_ns,
@@ -345,9 +370,9 @@ fn reproduce_and_sweep_give_the_same_numbers_for_the_same_point_bit_for_bit() {
     }
     assert_eq!(compared, 6);
     // The references are the same chips for every method (common random numbers).
-    let full = reference(&results, "band", FULL_VERIFY).unwrap();
+    let full = reference(&results, "lenet_mnist", "band", FULL_VERIFY).unwrap();
     assert_eq!(
-        series(&results, "band", "uswim")[1].accuracy_mean_pct,
+        series(&results, "lenet_mnist", "band", "uswim")[1].accuracy_mean_pct,
         full.accuracy_mean_pct
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -632,4 +657,144 @@ fn uswim_time_programs_faster_than_uswim_at_the_same_fraction() {
     );
     let d = paired(&timed, &random);
     assert!(d.ci95_low > 0.0, "uswim-time - random: {d:?}");
+}
+
+/// `uswim reproduce` on a tiny grid of both networks (LeNet under one setting with the enough-runs rule
+/// at work, the ConvNet's references), whole and as three shards joined by `uswim merge`: the same
+/// results.csv, headline.md and plots, byte for byte. Bad shard specs and an incomplete merge are bad
+/// input (exit code 2) with a message naming the problem.
+#[test]
+fn sharded_then_merged_reproduce_writes_the_same_bytes_as_the_whole_run() {
+    let dir = std::env::temp_dir().join(format!("uswim-it-reproduce-shards-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let uswim = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_uswim"))
+            .args(args)
+            .output()
+            .expect("runs the binary")
+    };
+    let grid = [
+        "reproduce",
+        "-q",
+        "--physical",
+        "none",
+        "--variation",
+        "band:device.variation.maps=[{kind=\"band\",multiplier=3.0}]",
+        "--methods",
+        "uswim,random",
+        "--fractions",
+        "0.02,0.2,1",
+        "--mc-runs",
+        "2",
+        "--max-runs",
+        "8",
+        "--test-images",
+        "300",
+        "--calib-samples",
+        "128",
+        "--second-settings",
+        "band",
+        "--second-fractions",
+        "1",
+        "--second-runs",
+        "2",
+        "--second-max-runs",
+        "2",
+        "--second-test-images",
+        "40",
+        "--second-calib-samples",
+        "16",
+        "--seed",
+        "3",
+    ];
+    let whole = dir.join("whole");
+    let sharded = dir.join("sharded");
+    let run = |extra: &[&str]| {
+        let mut args: Vec<&str> = grid.to_vec();
+        args.extend_from_slice(extra);
+        uswim(&args)
+    };
+    let out = run(&["--out", whole.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        let out = run(&["--shard", &shard, "--out", sharded.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        if i == 1 {
+            // An incomplete set of shards does not merge.
+            let merge = uswim(&["merge", sharded.to_str().unwrap()]);
+            assert_eq!(merge.status.code(), Some(2));
+            assert!(
+                String::from_utf8_lossy(&merge.stderr).contains("1 of 3 shards missing: 2"),
+                "{}",
+                String::from_utf8_lossy(&merge.stderr)
+            );
+        }
+    }
+    let merge = uswim(&["merge", sharded.to_str().unwrap()]);
+    assert!(
+        merge.status.success(),
+        "{}",
+        String::from_utf8_lossy(&merge.stderr)
+    );
+    for file in [
+        "results.csv",
+        "headline.md",
+        "accuracy_vs_fraction.png",
+        "accuracy_vs_fraction.svg",
+        "accuracy_vs_time.png",
+        "accuracy_vs_time.svg",
+    ] {
+        let a = std::fs::read(whole.join(file)).unwrap();
+        let b = std::fs::read(sharded.join(file)).unwrap();
+        assert!(
+            a == b,
+            "{file} differs between the whole run and the merged shards"
+        );
+    }
+    // Both networks have rows; the enough-runs rule gave every point 2, 4 or 8 runs, more than 2 only
+    // while undecided, and full write-verify its most runs.
+    let mut csv = csv::Reader::from_path(whole.join("results.csv")).unwrap();
+    let header = csv.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.unwrap()).collect();
+    let models: std::collections::BTreeSet<&str> = rows.iter().map(|r| &r[col("model")]).collect();
+    assert_eq!(
+        models.into_iter().collect::<Vec<_>>(),
+        ["convnet_fashion", "lenet_mnist"]
+    );
+    let mut extended = 0;
+    for r in rows.iter().filter(|r| &r[col("model")] == "lenet_mnist") {
+        let runs: u32 = r[col("runs")].parse().unwrap();
+        let decision = &r[col("decision")];
+        let high: f64 = r[col("drop_ci95_high_pct")].parse().unwrap();
+        let low: f64 = r[col("drop_ci95_low_pct")].parse().unwrap();
+        assert!([2, 4, 8].contains(&runs), "{r:?}");
+        if r[col("fraction")].parse::<f64>().unwrap() == 1.0 {
+            assert_eq!(runs, 8, "full write-verify makes the most runs: {r:?}");
+            continue;
+        }
+        let expected = if high <= 0.5 {
+            "within"
+        } else if low > 0.5 {
+            "outside"
+        } else {
+            "undecided"
+        };
+        assert_eq!(decision, expected, "{r:?}");
+        assert!(runs == 8 || decision != "undecided", "{r:?}");
+        extended += usize::from(runs > 2);
+    }
+    assert!(extended > 0, "no point needed more than its first look");
+    // Bad shard specs: exit code 2, naming the flag.
+    for bad in ["3/3", "1/0", "one/two"] {
+        let out = run(&["--shard", bad, "--out", dir.join("bad").to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "--shard {bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--shard"),
+            "--shard {bad}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
