@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
+use uswim::experiment::class_select::{self, ClassPlan};
 use uswim::experiment::engine::{Engine, Selector};
 use uswim::experiment::selection::{self, KnownChip};
 use uswim::experiment::target;
@@ -14,8 +15,8 @@ use uswim::experiment::time_select::TimeOrder;
 use uswim::map::{LayerWeights, Mapped};
 use uswim::nn::{Split, model_file};
 use uswim::sensitivity::{self, Budget, Method, ScoreOptions, Scores, Selection, WeightDeviceInfo};
-use uswim::sim::Mask;
 use uswim::sim::predict::{GroupModel, STATED_ERROR, TimeModel};
+use uswim::sim::{Mask, WvClass};
 
 /// Analyze a trained network's sensitivity to device variation and choose the weights to write-verify.
 ///
@@ -23,7 +24,9 @@ use uswim::sim::predict::{GroupModel, STATED_ERROR, TimeModel};
 /// programmable weight its gradient and diagonal second derivative; the --method score ranks the weights
 /// globally and the budget (--fraction of the weights, or --time-budget-ns of total programming time as the
 /// predicted-time model gives it) selects the top; `uswim-time` ranks by expected loss reduction per
-/// predicted ns, rows sharing their verify loops. The device-aware scores (uswim, uswim-paper, uswim-cost) and the time budget see each
+/// predicted ns, rows sharing their verify loops; `uswim-classes` assigns each weight a tolerance class
+/// (none, loose, tight) by the same rule, at the predicted total time of `uswim-time` at --fraction (or
+/// within --time-budget-ns). The device-aware scores (uswim, uswim-paper, uswim-cost) and the time budget see each
 /// weight's devices as the --hw mapping places them, with the sigmas --knowledge gives them: the variation
 /// map's expectation (prior, the default), an estimate from characterisation cycles of the chip of --seed,
 /// or that chip's true sigmas (oracle, an upper bound: program with the same --hw and --seed and the
@@ -31,8 +34,9 @@ use uswim::sim::predict::{GroupModel, STATED_ERROR, TimeModel};
 ///
 /// Writes into --out: sensitivity.csv (layer, index, weight, grad, hess, score, selected; index is the
 /// flat row-major index in the PyTorch layout, grad the mean dL/dw and hess the mean d2L/dw2 over the
-/// calibration images, both in raw weight units) and mask.safetensors (one u8 0/1 tensor per weight
-/// tensor, same names and shapes).
+/// calibration images, both in raw weight units; selected the mask code) and mask.safetensors (one u8
+/// tensor per weight tensor, same names and shapes: 0 no write-verify, 1 write-verify to
+/// program.tolerance, 2 to program.loose_tolerance).
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("budget").required(true).args(["fraction", "time_budget_ns", "max_drop"])))]
 #[command(after_help = "Examples:\n  \
@@ -155,29 +159,48 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         )?),
         None => budget,
     };
-    let (chosen, predicted) = match budget {
-        Budget::TimeNs(t) => {
-            let model = TimeModel::new(&mapped, &hw, seed)?;
-            let (chosen, predicted_ns) = within_time(&scores, &devices, &mapped, &model, seed, t)
-                .ok_or_else(|| {
-                    BadInput(format!(
-                        "--time-budget-ns: {t} ns is below the open-loop write of every device ({:.4e} ns \
-                         predicted on {}); allowed: at least that",
-                        model.total_ns(&vec![0.0; mapped.num_arrays() as usize]),
-                        hw.name
-                    ))
-                })?;
-            (chosen, Some((predicted_ns, model)))
-        }
-        Budget::Fraction(_) => (sensitivity::select(&scores, budget, Some(&devices))?, None),
+    let (chosen, classes, predicted) = if method.assigns_classes() {
+        let (classes, predicted_ns, model) = class_selection(&mapped, &hw, &scores, seed, knowledge, budget)?;
+        let layers: Vec<Vec<bool>> = classes
+            .iter()
+            .map(|l| l.iter().map(|c| c.verified()).collect())
+            .collect();
+        let selected = layers.iter().flatten().filter(|&&v| v).count();
+        let chosen = Selection {
+            layers,
+            selected,
+            total: mapped.num_weights() as usize,
+            verify_ns: None,
+        };
+        (chosen, Some(classes), Some((predicted_ns, model)))
+    } else {
+        let (chosen, predicted) = match budget {
+            Budget::TimeNs(t) => {
+                let model = TimeModel::new(&mapped, &hw, seed)?;
+                let (chosen, predicted_ns) = within_time(&scores, &devices, &mapped, &model, seed, t)
+                    .ok_or_else(|| below_open_loop(t, &model, &mapped, &hw.name))?;
+                (chosen, Some((predicted_ns, model)))
+            }
+            Budget::Fraction(_) => (sensitivity::select(&scores, budget, Some(&devices))?, None),
+        };
+        (chosen, None, predicted)
     };
 
     let csv = staged.path().join("sensitivity.csv");
-    sensitivity::write_csv(&csv, &curvature, &scores, &chosen)
-        .with_context(|| format!("writing {}", csv.display()))?;
     let mask_path = staged.path().join("mask.safetensors");
-    sensitivity::Mask::from_selection(&curvature, &chosen)
-        .write(&mask_path)
+    let mask = match &classes {
+        Some(c) => {
+            sensitivity::write_class_csv(&csv, &curvature, &scores, c)
+                .with_context(|| format!("writing {}", csv.display()))?;
+            sensitivity::Mask::from_classes(&curvature, c)
+        }
+        None => {
+            sensitivity::write_csv(&csv, &curvature, &scores, &chosen)
+                .with_context(|| format!("writing {}", csv.display()))?;
+            sensitivity::Mask::from_selection(&curvature, &chosen)
+        }
+    };
+    mask.write(&mask_path)
         .with_context(|| format!("writing {}", mask_path.display()))?;
     staged
         .commit()
@@ -216,6 +239,16 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         chosen.total,
         100.0 * chosen.fraction()
     )?;
+    if let Some(c) = &classes {
+        let [none, loose, tight] = class_select::class_counts(&Mask::Classes(c.clone()), &mapped);
+        outln!(
+            "  tolerance classes: {tight} tight (program.tolerance {}), {loose} loose (program.loose_tolerance \
+             {}), {none} not verified; budget: the predicted total time of uswim-time at the fraction, or \
+             --time-budget-ns",
+            hw.program.tolerance,
+            hw.program.loose_tolerance(&hw.device)
+        )?;
+    }
     if let Some(ns) = chosen.verify_ns {
         outln!(
             "  expected write-verify time of the selection {:.4e} ns ({:.2}% of all weights' {:.4e} ns; \
@@ -348,4 +381,39 @@ fn within_time(
         }
     }
     Some(lo.1)
+}
+
+/// The error of a time budget below the predicted open-loop write of every device.
+fn below_open_loop(budget_ns: f64, model: &TimeModel, mapped: &Mapped, hw_name: &str) -> BadInput {
+    BadInput(format!(
+        "--time-budget-ns: {budget_ns} ns is below the open-loop write of every device ({:.4e} ns predicted on \
+         {hw_name}); allowed: at least that",
+        model.total_ns(&vec![0.0; mapped.num_arrays() as usize]),
+    ))
+}
+
+/// The `uswim-classes` selection on the chip of `seed` under `budget` (a fraction: the predicted total
+/// time of `uswim-time` at that fraction; a time: the longest prefix of the class order that fits),
+/// with its predicted total time and the model.
+fn class_selection(
+    mapped: &Mapped,
+    hw: &uswim::config::HwConfig,
+    gains: &Scores,
+    seed: u64,
+    knowledge: selection::Knowledge,
+    budget: Budget,
+) -> anyhow::Result<(Vec<Vec<WvClass>>, f64, TimeModel)> {
+    let chip = KnownChip::new(hw, seed, knowledge);
+    let plan = ClassPlan::new(mapped, hw, &chip, gains);
+    let model = TimeModel::new(mapped, hw, seed)?;
+    let moves = match budget {
+        Budget::Fraction(f) => plan.moves_at(mapped, &model, f),
+        Budget::TimeNs(t) => plan
+            .classes
+            .within_ns(&model, t)
+            .ok_or_else(|| below_open_loop(t, &model, mapped, &hw.name))?,
+    };
+    let classes = plan.classes.classes(mapped, moves);
+    let predicted_ns = model.predict_ns(mapped, &Mask::Classes(classes.clone()), seed);
+    Ok((classes, predicted_ns, model))
 }

@@ -12,7 +12,7 @@ use uswim::error::InputError;
 use uswim::map::{LayerWeights, Mapped};
 use uswim::nn::{self, Network};
 use uswim::sensitivity;
-use uswim::sim::{self, Mask, ProgramOptions, ProgramResult};
+use uswim::sim::{self, Mask, ProgramOptions, ProgramResult, WvClass};
 use uswim::trace::{
     self, ArrayStats, EventsCsv, PhaseEvent, PulseEvent, RunInfo, Summary, Timeline, TraceFilter, TraceLevel,
     TraceSink,
@@ -48,7 +48,8 @@ pub struct ProgramArgs {
     #[arg(long, visible_alias = "layers", value_name = "NAME|FILE")]
     shape: Option<String>,
     /// Weights to write-verify: `all`, `none`, `random:F` (a fraction F of all weights, chosen from
-    /// --seed), or a mask file from `uswim analyze` (safetensors, one u8 0/1 tensor per weight tensor).
+    /// --seed), or a mask file from `uswim analyze` (safetensors, one u8 tensor per weight tensor: 0 no
+    /// write-verify, 1 write-verify to program.tolerance, 2 to program.loose_tolerance).
     #[arg(long, value_name = "all|none|random:F|FILE", default_value = "all")]
     mask: String,
     /// Seed of every random draw (device variation, programming noise, random masks and weights).
@@ -280,7 +281,8 @@ fn load_mask(spec: &str, net: &Network, mapped: &Mapped, seed: u64) -> anyhow::R
     Ok(read_mask_file(Path::new(spec), net, mapped)?)
 }
 
-/// A mask file from `uswim analyze`: one U8 0/1 tensor per programmable weight tensor of `net`.
+/// A mask file from `uswim analyze`: one U8 tensor of mask codes (0 none, 1 tight, 2 loose) per
+/// programmable weight tensor of `net`.
 fn read_mask_file(path: &Path, net: &Network, mapped: &Mapped) -> Result<Mask, InputError> {
     if !path.exists() {
         return Err(InputError::new(
@@ -291,17 +293,24 @@ fn read_mask_file(path: &Path, net: &Network, mapped: &Mapped) -> Result<Mask, I
     }
     let file = sensitivity::output::Mask::read(path)?;
     file.check(net, &path.display().to_string())?;
-    let layers = mapped
+    // Codes 0 none, 1 tight, 2 loose (checked by the reader): a class mask when some weight is loose.
+    let classes: Vec<Vec<WvClass>> = mapped
         .layers()
         .iter()
         .map(|l| {
-            let flags = file
-                .get(&l.name)
-                .expect("checked: the mask has every programmable tensor");
-            flags.iter().map(|&b| b == 1).collect()
+            file.classes(&l.name)
+                .expect("checked: the mask has every programmable tensor")
         })
         .collect();
-    Ok(Mask::Weights(layers))
+    if classes.iter().flatten().any(|&c| c == WvClass::Loose) {
+        return Ok(Mask::Classes(classes));
+    }
+    Ok(Mask::Weights(
+        classes
+            .into_iter()
+            .map(|l| l.into_iter().map(WvClass::verified).collect())
+            .collect(),
+    ))
 }
 
 /// The sink of the command line: `events.csv` and the timeline (if asked for) and the progress bar.

@@ -17,6 +17,7 @@
 //! The accuracy and the time and energy of a run come from that one programming: a mask is never timed
 //! on another chip. Without a test set a point makes one run (time and energy only).
 
+use super::class_select::{ClassPlan, ClassPlans};
 use super::selection::{Knowledge, KnownChip, device_info};
 use super::time_select::TimeOrder;
 use crate::config::HwConfig;
@@ -154,6 +155,7 @@ pub struct Engine<'a> {
     evaluator: Option<Evaluator<'a>>,
     scores: Mutex<HashMap<ScoreKey, Arc<Scores>>>,
     time_models: Mutex<HashMap<u64, Arc<TimeModel>>>,
+    class_plans: ClassPlans,
 }
 
 impl<'a> Engine<'a> {
@@ -175,6 +177,7 @@ impl<'a> Engine<'a> {
             evaluator,
             scores: Mutex::new(HashMap::new()),
             time_models: Mutex::new(HashMap::new()),
+            class_plans: ClassPlans::default(),
         })
     }
 
@@ -383,9 +386,32 @@ impl<'a> Engine<'a> {
                 chip_seed,
             )));
         }
+        if selector.method.assigns_classes() {
+            return Ok(Cow::Owned(self.class_mask(selector, chip_seed)?));
+        }
         let scores = self.scores(selector, chip_seed)?;
         let selection = sensitivity::select(&scores, Budget::Fraction(selector.fraction), None)?;
         Ok(Cow::Owned(Mask::Weights(selection.layers)))
+    }
+
+    /// The tolerance-class mask of `selector` on the chip of `chip_seed`: the classes whose predicted
+    /// total time on that chip is `uswim-time`'s at the selector's fraction ([`ClassPlan`], made once per
+    /// chip, or once for every chip when the knowledge does not depend on it).
+    fn class_mask(&self, selector: &Selector, chip_seed: u64) -> Result<Mask, PointFailure> {
+        let uswim = Selector {
+            method: Method::Uswim,
+            ..*selector
+        };
+        let gains = self.scores(&uswim, chip_seed)?;
+        let per_chip = selector.knowledge.per_chip(&self.hw.device.variation);
+        let plan = self
+            .class_plans
+            .get((selector.knowledge, per_chip.then_some(chip_seed)), || {
+                let chip = KnownChip::new(self.hw, chip_seed, selector.knowledge);
+                ClassPlan::new(self.mapped, self.hw, &chip, &gains)
+            });
+        let model = self.time_model(chip_seed)?;
+        Ok(plan.mask_at(self.mapped, &model, selector.fraction))
     }
 
     /// The scores of `selector` on the chip of `chip_seed`, made once per chip (or once for every chip

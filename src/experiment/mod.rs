@@ -1,6 +1,7 @@
 //! Experiments: parameter sweeps over hardware configurations and run settings, and their sharding
 //! across a cluster.
 
+pub mod class_select;
 pub mod engine;
 pub mod point_timeline;
 pub mod reproduce;

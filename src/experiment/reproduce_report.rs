@@ -348,6 +348,7 @@ pub fn headline_markdown(results: &Results, ctx: &Context) -> String {
     }
 
     write_prediction(&mut md, results);
+    md.push_str(&super::class_select::comparison_markdown(results));
 
     let _ = writeln!(
         md,

@@ -17,6 +17,6 @@ pub mod select;
 
 pub use curvature::{Curvature, LayerCurvature, analyze};
 pub use device_info::WeightDeviceInfo;
-pub use output::{Mask, MaskTensor, SensitivityRow, read_csv, write_csv};
+pub use output::{Mask, MaskTensor, SensitivityRow, read_csv, write_class_csv, write_csv};
 pub use score::{Method, ScoreOptions, Scores, score};
 pub use select::{Budget, Selection, select};

@@ -2,9 +2,11 @@
 //!
 //! - `sensitivity.csv`: one row per programmable weight, columns `layer, index, weight, grad, hess,
 //!   score, selected` (`index` the flat row-major index in the PyTorch layout; `grad`, `hess` in raw
-//!   weight units; `selected` 0 or 1).
-//! - `mask.safetensors`: one U8 tensor (0 or 1) per programmable tensor, with the weight tensor's name
-//!   and shape (`conv1.weight [6, 1, 3, 3]`).
+//!   weight units; `selected` the weight's mask code).
+//! - `mask.safetensors`: one U8 tensor per programmable tensor, with the weight tensor's name and shape
+//!   (`conv1.weight [6, 1, 3, 3]`), one code per weight: 0 no write-verify, 1 write-verify to
+//!   `program.tolerance` (the tight class: what every selected weight of a binary mask gets), 2
+//!   write-verify to `program.loose_tolerance` (the loose class). A 0/1 file keeps its meaning.
 
 use super::curvature::Curvature;
 use super::score::Scores;
@@ -12,12 +14,36 @@ use super::select::Selection;
 use crate::error::InputError;
 use crate::nn::Network;
 use crate::nn::model_file::{RawTensor, check_tensor_set, read_tensors, write_tensors};
+use crate::sim::WvClass;
 use crate::trace::atomic::AtomicFile;
 use safetensors::tensor::Dtype;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
+
+/// The mask code of a tolerance class: 0 none, 1 tight, 2 loose (see the module docs).
+pub fn class_code(class: WvClass) -> u8 {
+    match class {
+        WvClass::None => 0,
+        WvClass::Tight => 1,
+        WvClass::Loose => 2,
+    }
+}
+
+/// The tolerance class of a mask code (`None` for a code other than 0, 1, 2).
+pub fn code_class(code: u8) -> Option<WvClass> {
+    match code {
+        0 => Some(WvClass::None),
+        1 => Some(WvClass::Tight),
+        2 => Some(WvClass::Loose),
+        _ => None,
+    }
+}
+
+/// The allowed mask codes, for messages.
+pub const ALLOWED_CODES: &str =
+    "0 (no write-verify), 1 (tight: program.tolerance), 2 (loose: program.loose_tolerance)";
 
 /// The columns of `sensitivity.csv`, in order.
 pub const CSV_COLUMNS: [&str; 7] = ["layer", "index", "weight", "grad", "hess", "score", "selected"];
@@ -37,7 +63,7 @@ pub struct SensitivityRow {
     pub hess: f32,
     /// The score.
     pub score: f64,
-    /// 1 if selected for write-verify, else 0.
+    /// The weight's mask code: 0 not verified, 1 tight, 2 loose.
     pub selected: u8,
 }
 
@@ -48,19 +74,39 @@ pub fn write_csv(
     scores: &Scores,
     selection: &Selection,
 ) -> io::Result<()> {
+    write_rows(path, curvature, scores, |l, i| u8::from(selection.layers[l][i]))
+}
+
+/// Writes `sensitivity.csv` for a pass, its scores and a tolerance class per weight (all aligned by
+/// tensor): `selected` is each weight's mask code.
+pub fn write_class_csv(
+    path: &Path,
+    curvature: &Curvature,
+    scores: &Scores,
+    classes: &[Vec<WvClass>],
+) -> io::Result<()> {
+    write_rows(path, curvature, scores, |l, i| class_code(classes[l][i]))
+}
+
+fn write_rows(
+    path: &Path,
+    curvature: &Curvature,
+    scores: &Scores,
+    code: impl Fn(usize, usize) -> u8,
+) -> io::Result<()> {
     let mut file = AtomicFile::create(path)?;
     {
         let mut w = csv::Writer::from_writer(&mut file);
-        for ((l, s), sel) in curvature.layers.iter().zip(&scores.layers).zip(&selection.layers) {
-            for i in 0..l.len() {
+        for (k, (l, s)) in curvature.layers.iter().zip(&scores.layers).enumerate() {
+            for (i, &score) in s.iter().enumerate().take(l.len()) {
                 w.serialize(SensitivityRow {
                     layer: l.layer.clone(),
                     index: i,
                     weight: l.weight[i],
                     grad: l.grad[i],
                     hess: l.hess[i],
-                    score: s[i],
-                    selected: u8::from(sel[i]),
+                    score,
+                    selected: code(k, i),
                 })?;
             }
         }
@@ -69,8 +115,8 @@ pub fn write_csv(
     file.commit()
 }
 
-/// Reads `sensitivity.csv`; a missing column, a malformed value or a `selected` other than 0/1 is an
-/// error naming the row.
+/// Reads `sensitivity.csv`; a missing column, a malformed value or a `selected` other than a mask code
+/// (0, 1, 2) is an error naming the row.
 pub fn read_csv(path: &Path) -> Result<Vec<SensitivityRow>, InputError> {
     let source = path.display().to_string();
     let mut r = csv::Reader::from_path(path)
@@ -93,11 +139,11 @@ pub fn read_csv(path: &Path) -> Result<Vec<SensitivityRow>, InputError> {
     let mut rows = Vec::new();
     for (i, rec) in r.deserialize::<SensitivityRow>().enumerate() {
         let row = rec.map_err(|e| InputError::new(&source, format!("row {}", i + 2), e.to_string()))?;
-        if row.selected > 1 {
+        if code_class(row.selected).is_none() {
             return Err(InputError::new(
                 &source,
                 format!("row {} selected", i + 2),
-                "must be 0 or 1",
+                format!("{}; allowed: {ALLOWED_CODES}", row.selected),
             ));
         }
         rows.push(row);
@@ -112,11 +158,12 @@ pub struct MaskTensor {
     pub name: String,
     /// Its shape (PyTorch layout).
     pub shape: Vec<usize>,
-    /// One flag per weight, row-major: 1 = write-verify, 0 = open-loop write only.
+    /// One mask code per weight, row-major: 0 open-loop write only, 1 write-verify (tight), 2
+    /// write-verify to the loose band.
     pub flags: Vec<u8>,
 }
 
-/// A write-verify mask: per programmable tensor, one flag per weight.
+/// A write-verify mask: per programmable tensor, one code per weight.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mask {
     /// The tensors, in network order (sorted by name when read from a file).
@@ -139,6 +186,21 @@ impl Mask {
         Self { tensors }
     }
 
+    /// The mask of a tolerance class per weight (aligned with the pass's tensors).
+    pub fn from_classes(curvature: &Curvature, classes: &[Vec<WvClass>]) -> Self {
+        let tensors = curvature
+            .layers
+            .iter()
+            .zip(classes)
+            .map(|(l, c)| MaskTensor {
+                name: l.name.clone(),
+                shape: l.shape.clone(),
+                flags: c.iter().map(|&c| class_code(c)).collect(),
+            })
+            .collect();
+        Self { tensors }
+    }
+
     /// The same flag for every programmable weight of `net` (all verified, or none).
     pub fn uniform(net: &Network, selected: bool) -> Self {
         let tensors = net
@@ -156,7 +218,14 @@ impl Mask {
         Self { tensors }
     }
 
-    /// The flags of tensor `name`.
+    /// The tolerance classes of tensor `name` (codes checked by [`Mask::read`]; an unknown code reads as
+    /// none).
+    pub fn classes(&self, name: &str) -> Option<Vec<WvClass>> {
+        self.get(name)
+            .map(|flags| flags.iter().map(|&b| code_class(b).unwrap_or_default()).collect())
+    }
+
+    /// The codes of tensor `name`.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.tensors
             .iter()
@@ -164,11 +233,24 @@ impl Mask {
             .map(|t| t.flags.as_slice())
     }
 
-    /// Number of selected weights.
+    /// Number of selected weights (in any class).
     pub fn selected(&self) -> usize {
         self.tensors
             .iter()
-            .map(|t| t.flags.iter().filter(|&&b| b == 1).count())
+            .map(|t| t.flags.iter().filter(|&&b| b != 0).count())
+            .sum()
+    }
+
+    /// Number of weights in the loose class.
+    pub fn loose(&self) -> usize {
+        self.tensors
+            .iter()
+            .map(|t| {
+                t.flags
+                    .iter()
+                    .filter(|&&b| b == class_code(WvClass::Loose))
+                    .count()
+            })
             .sum()
     }
 
@@ -213,13 +295,15 @@ impl Mask {
         let meta = BTreeMap::from([
             ("kind".to_string(), "uswim write-verify mask".to_string()),
             ("selected".to_string(), self.selected().to_string()),
+            ("loose".to_string(), self.loose().to_string()),
+            ("codes".to_string(), ALLOWED_CODES.to_string()),
             ("total".to_string(), self.total().to_string()),
         ]);
         write_tensors(path, &tensors, &meta)
     }
 
-    /// Reads a mask file: every tensor must be U8 (or BOOL) with values 0 or 1. Tensors come back
-    /// sorted by name; use [`Mask::check`] against the network.
+    /// Reads a mask file: every tensor must be U8 with mask codes 0, 1, 2 (or BOOL: 0 and 1). Tensors
+    /// come back sorted by name; use [`Mask::check`] against the network.
     pub fn read(path: &Path) -> Result<Self, InputError> {
         let source = path.display().to_string();
         let file = read_tensors(path)?;
@@ -229,14 +313,23 @@ impl Mask {
                 return Err(InputError::new(
                     &source,
                     &t.name,
-                    format!("element type {:?}; a mask tensor must be U8 (0 or 1)", t.dtype),
+                    format!(
+                        "element type {:?}; a mask tensor must be U8 with codes {ALLOWED_CODES}",
+                        t.dtype
+                    ),
                 ));
             }
-            if let Some(i) = t.bytes.iter().position(|&b| b > 1) {
+            let top = if t.dtype == Dtype::BOOL { 1 } else { 2 };
+            if let Some(i) = t.bytes.iter().position(|&b| b > top) {
+                let allowed = if top == 1 {
+                    "0 or 1 (a BOOL tensor)"
+                } else {
+                    ALLOWED_CODES
+                };
                 return Err(InputError::new(
                     &source,
                     &t.name,
-                    format!("value {} at flat index {i}; must be 0 or 1", t.bytes[i]),
+                    format!("value {} at flat index {i}; allowed: {allowed}", t.bytes[i]),
                 ));
             }
             tensors.push(MaskTensor {

@@ -10,6 +10,7 @@
 //! | `uswim-paper` | `|H' + 2 g'|` times the weight's band multiplier (the authors' code) |
 //! | `uswim-cost` | the `uswim` score divided by the weight's expected write-verify time (per ns) |
 //! | `uswim-time` | the `uswim` score; the selection orders weights by expected loss reduction per predicted ns of their row's verify loop (`experiment::time_select`) |
+//! | `uswim-classes` | the `uswim` score; the selection assigns tolerance classes (none, loose, tight) by the same rule, at the predicted time of `uswim-time` (`experiment::class_select`) |
 //! | `measured` | `0.5 H' e^2`, `e` the weight's error measured after the open-loop write (passed as its variance reduction) |
 
 use super::curvature::Curvature;
@@ -38,6 +39,10 @@ pub enum Method {
     /// U-SWIM selected by expected loss reduction per predicted nanosecond of programming time, rows
     /// sharing their verify loops (the order is made by `experiment::time_select`).
     UswimTime,
+    /// Tolerance classes (none, loose, tight) chosen by expected loss reduction per predicted
+    /// nanosecond, at the predicted programming time of `uswim-time` (the classes are assigned by
+    /// `experiment::class_select`).
+    UswimClasses,
     /// The loss each weight's measured open-loop error costs, `0.5 H' e^2`: no variation model (the
     /// experiment engine measures `e` by reading every device after the open-loop write).
     Measured,
@@ -45,7 +50,7 @@ pub enum Method {
 
 impl Method {
     /// Every method, in the order listed in messages.
-    pub const ALL: [Method; 8] = [
+    pub const ALL: [Method; 9] = [
         Method::Magnitude,
         Method::Random,
         Method::Swim,
@@ -53,6 +58,7 @@ impl Method {
         Method::UswimPaper,
         Method::UswimCost,
         Method::UswimTime,
+        Method::UswimClasses,
         Method::Measured,
     ];
 
@@ -66,6 +72,7 @@ impl Method {
             Self::UswimPaper => "uswim-paper",
             Self::UswimCost => "uswim-cost",
             Self::UswimTime => "uswim-time",
+            Self::UswimClasses => "uswim-classes",
             Self::Measured => "measured",
         }
     }
@@ -74,7 +81,12 @@ impl Method {
     pub fn needs_devices(self) -> bool {
         matches!(
             self,
-            Self::Uswim | Self::UswimPaper | Self::UswimCost | Self::UswimTime | Self::Measured
+            Self::Uswim
+                | Self::UswimPaper
+                | Self::UswimCost
+                | Self::UswimTime
+                | Self::UswimClasses
+                | Self::Measured
         )
     }
 
@@ -82,6 +94,12 @@ impl Method {
     /// than by score alone.
     pub fn times_rows(self) -> bool {
         self == Self::UswimTime
+    }
+
+    /// Whether the selection assigns tolerance classes (a [`crate::sim::Mask::Classes`]) rather than
+    /// verify / no verify.
+    pub fn assigns_classes(self) -> bool {
+        self == Self::UswimClasses
     }
 
     /// Whether the method scores from errors measured on the chip after its open-loop write (rather
@@ -185,7 +203,7 @@ pub fn score(
                     (0..n).map(|_| rng.random::<f64>()).collect()
                 }
                 Method::Swim => (0..n).map(|i| (h(i) + first * g(i)).abs()).collect(),
-                Method::Uswim | Method::UswimTime | Method::Measured => {
+                Method::Uswim | Method::UswimTime | Method::UswimClasses | Method::Measured => {
                     (0..n).map(|i| 0.5 * h(i) * v(i)).collect()
                 }
                 Method::UswimPaper => {

@@ -8,10 +8,19 @@
 //!   2 <= j <= max_iterations. A read is accepted when its ADC code lies in the level's acceptance band
 //!   (`Adc::band_codes`), that is when the conductance lies within half a code step of the band's end
 //!   codes; with read noise the spread is sqrt(spread^2 + noise^2) (each read treated as a fresh draw).
-//! - **pulse-level** device: measured per level with the device report (`device::report`: devices made,
-//!   written open-loop and verified exactly as the programmer does), so it reflects the level but not the
-//!   individual device's sigma.
+//! - **pulse-level** device: measured per level from [`TRIALS_PER_LEVEL`] devices made, written open-loop
+//!   and verified exactly as the programmer does (the streams and sites of the device report,
+//!   `device::report`), so it reflects the level but not the individual device's sigma.
 //! - `open_loop` scheme: no verify, no reads.
+//!
+//! **Given the open-loop error** ([`VerifyCost::law_given`]): the first verify read sees the device's
+//! open-loop state, so a device whose open-loop write landed far from its target needs more reads than
+//! the level's average one. A selection that knows the open-loop errors (`measured`, which reads them)
+//! picks exactly such devices, and the unconditional law underestimates its time. Given the open-loop
+//! error e0: the statistical device's first read is accepted with P(e0 + read noise in the band) (0 or 1
+//! without read noise), its re-programs as before; the pulse-level device's law is measured per level in
+//! [`ERROR_BINS`] bins of equal counts of the simulated devices' open-loop errors (ISPP from a farther
+//! state takes more pulses, and a device whose one-shot write overshoots is one whose d2d step is large).
 //!
 //! E(r) is the sum of the survival function. A device's cost proxy in ns is the time it occupies on its
 //! array's shared converters and drivers: E(r) reads of adc.conversion_ns / adcs_per_array and E(r) - 1
@@ -20,11 +29,18 @@
 //! slots, the slowest device) are what [`super::predict::TimeModel`] adds.
 
 use crate::config::{DeviceModelConfig, HwConfig};
-use crate::device::report;
+use crate::device::{DeviceEvent, WriteVerify};
 use crate::periph::Adc;
+use crate::pulse::Polarity;
+use crate::rng::{self, Purpose};
+use crate::variation::{DeviceSite, VariationMap};
+use rayon::prelude::*;
 
-/// Devices simulated per level to measure a pulse-level device's read law.
-const TRIALS_PER_LEVEL: u32 = 4096;
+/// Devices simulated per level to measure a pulse-level device's read laws.
+pub const TRIALS_PER_LEVEL: u32 = 16_384;
+
+/// Bins of open-loop error per level of a measured law (equal counts: 1024 devices each).
+pub const ERROR_BINS: usize = 16;
 
 /// One level's acceptance interval around its target, in uS (the conductances whose read code is in
 /// the band).
@@ -46,14 +62,117 @@ enum Reads {
         retry_ratio: f64,
         max_iterations: u32,
     },
-    /// Measured per level: `survival[level][j - 1]` = P(r >= j), `set[level][j - 1]` = P(a SET
-    /// correction after read j).
-    PerLevel {
-        survival: Vec<Vec<f64>>,
-        set: Vec<Vec<f64>>,
-    },
+    /// Measured per level.
+    PerLevel(Vec<LevelLaws>),
     /// No verify.
     None,
+}
+
+/// A read law measured from simulated devices.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct MeasuredLaw {
+    /// `survival[j - 1]` = P(r >= j).
+    survival: Vec<f64>,
+    /// `set[j - 1]` = P(a SET correction after read j).
+    set: Vec<f64>,
+}
+
+/// One level's measured laws: over all its simulated devices, and per bin of open-loop error.
+#[derive(Debug, Clone, PartialEq)]
+struct LevelLaws {
+    all: MeasuredLaw,
+    /// The lowest open-loop error of bins 1.. (ascending), in uS: bin b holds errors in
+    /// [edges_us[b - 1], edges_us[b]).
+    edges_us: Vec<f32>,
+    bins: Vec<MeasuredLaw>,
+}
+
+/// What the measurement keeps of one simulated device.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Trial {
+    /// G - G* after the open-loop write, in uS.
+    error_us: f32,
+    /// Verify reads.
+    reads: u32,
+    /// Where its SET corrections start in the chunk's list of reads followed by a SET pulse.
+    sets: (u32, u32),
+}
+
+/// The simulated devices of one chunk of a level: their trials and the reads after which each SET
+/// correction came (1-based, device after device).
+#[derive(Debug, Default)]
+struct Chunk {
+    trials: Vec<Trial>,
+    set_reads: Vec<u32>,
+}
+
+impl MeasuredLaw {
+    /// The law of the devices `trials` (with their SET reads in `set_reads`).
+    fn of<'t>(trials: impl Iterator<Item = (&'t Trial, &'t [u32])>) -> Self {
+        let mut law = Self::default();
+        let mut n = 0u64;
+        for (t, sets) in trials {
+            n += 1;
+            let reads = t.reads as usize;
+            if law.survival.len() < reads {
+                law.survival.resize(reads, 0.0);
+                law.set.resize(reads, 0.0);
+            }
+            for s in &mut law.survival[..reads] {
+                *s += 1.0;
+            }
+            for &j in sets {
+                law.set[j as usize - 1] += 1.0;
+            }
+        }
+        let n = n.max(1) as f64;
+        for x in law.survival.iter_mut().chain(&mut law.set) {
+            *x /= n;
+        }
+        law
+    }
+
+    fn as_law(&self) -> ReadLaw<'_> {
+        ReadLaw::Table {
+            at_least: &self.survival,
+            set_after: &self.set,
+        }
+    }
+}
+
+impl LevelLaws {
+    /// The laws of one level's simulated devices.
+    fn of(chunks: &[&Chunk]) -> Self {
+        let mut trials: Vec<(&Trial, &[u32])> = chunks
+            .iter()
+            .flat_map(|c| {
+                c.trials
+                    .iter()
+                    .map(|t| (t, &c.set_reads[t.sets.0 as usize..t.sets.1 as usize]))
+            })
+            .collect();
+        let all = MeasuredLaw::of(trials.iter().copied());
+        trials.sort_by(|a, b| a.0.error_us.total_cmp(&b.0.error_us));
+        let per_bin = trials.len().div_ceil(ERROR_BINS).max(1);
+        let bins: Vec<MeasuredLaw> = trials
+            .chunks(per_bin)
+            .map(|bin| MeasuredLaw::of(bin.iter().copied()))
+            .collect();
+        let edges_us = trials
+            .chunks(per_bin)
+            .skip(1)
+            .map(|bin| bin[0].0.error_us)
+            .collect();
+        Self { all, edges_us, bins }
+    }
+
+    /// The law of a device whose open-loop error is `error_us`.
+    fn given(&self, error_us: f32) -> &MeasuredLaw {
+        if self.bins.is_empty() {
+            return &self.all;
+        }
+        &self.bins[self.edges_us.partition_point(|&e| e <= error_us)]
+    }
 }
 
 /// The law of a device's verify reads: P(r >= j) for j = 1, 2, ... ([`ReadLaw::at_least`]).
@@ -191,8 +310,8 @@ impl VerifyCost {
         Self::new(&hw, seed)
     }
 
-    /// The cost model of `hw`; for the pulse-level device this simulates 4096 devices per level from
-    /// `seed` (a fraction of a second).
+    /// The cost model of `hw`; for the pulse-level device this simulates [`TRIALS_PER_LEVEL`] devices
+    /// per level from `seed` (a fraction of a second).
     pub fn new(hw: &HwConfig, seed: u64) -> Self {
         let levels: Vec<u32> = (0..hw.device.levels()).collect();
         let reads = if !hw.program.scheme.verifies() {
@@ -222,25 +341,7 @@ impl VerifyCost {
                         max_iterations: hw.program.max_iterations,
                     }
                 }
-                DeviceModelConfig::Pulse(_) => {
-                    let reports = report::run(hw, &levels, TRIALS_PER_LEVEL, seed);
-                    let per_device =
-                        |r: &report::LevelReport, count: u64| count as f64 / r.reads.len().max(1) as f64;
-                    Reads::PerLevel {
-                        survival: reports
-                            .iter()
-                            .map(|r| {
-                                (1..=r.reads.max())
-                                    .map(|j| per_device(r, r.reads.at_least(j)))
-                                    .collect()
-                            })
-                            .collect(),
-                        set: reports
-                            .iter()
-                            .map(|r| r.verify_set_pulses.iter().map(|&c| per_device(r, c)).collect())
-                            .collect(),
-                    }
-                }
+                DeviceModelConfig::Pulse(_) => Reads::PerLevel(measure(hw, &levels, TRIALS_PER_LEVEL, seed)),
             }
         };
         Self {
@@ -256,10 +357,7 @@ impl VerifyCost {
     pub fn law(&self, sigma: f32, level: u16) -> ReadLaw<'_> {
         match &self.reads {
             Reads::None => ReadLaw::Never,
-            Reads::PerLevel { survival, set } => ReadLaw::Table {
-                at_least: &survival[usize::from(level)],
-                set_after: &set[usize::from(level)],
-            },
+            Reads::PerLevel(levels) => levels[usize::from(level)].all.as_law(),
             Reads::Statistical {
                 accept,
                 range_us,
@@ -285,6 +383,38 @@ impl VerifyCost {
         }
     }
 
+    /// The law of the verify reads of a device of open-loop sigma `sigma` storing `level` whose open-loop
+    /// write left it `open_loop_error_us` from its target (G - G*, in uS; see the module docs).
+    pub fn law_given(&self, sigma: f32, level: u16, open_loop_error_us: f32) -> ReadLaw<'_> {
+        match &self.reads {
+            Reads::PerLevel(levels) => levels[usize::from(level)].given(open_loop_error_us).as_law(),
+            Reads::Statistical {
+                accept,
+                read_noise_us,
+                ..
+            } => match self.law(sigma, level) {
+                ReadLaw::Geometric { fail_retry, max, .. } => {
+                    let a = accept[usize::from(level)];
+                    let e = f64::from(open_loop_error_us);
+                    let accepted = if *read_noise_us > 0.0 {
+                        (normal_cdf((a.above_us - e) / read_noise_us)
+                            - normal_cdf((-a.below_us - e) / read_noise_us))
+                        .clamp(0.0, 1.0)
+                    } else {
+                        f64::from(u8::from(-a.below_us <= e && e <= a.above_us))
+                    };
+                    ReadLaw::Geometric {
+                        fail_first: 1.0 - accepted,
+                        fail_retry,
+                        max,
+                    }
+                }
+                law => law,
+            },
+            Reads::None => ReadLaw::Never,
+        }
+    }
+
     /// Expected verify reads of a device of open-loop sigma `sigma` storing `level`.
     pub fn expected_reads(&self, sigma: f32, level: u16) -> f64 {
         self.law(sigma, level).mean()
@@ -298,6 +428,71 @@ impl VerifyCost {
         }
         r * self.read_share_ns + (r - 1.0) * self.pulse_share_ns
     }
+}
+
+/// The read laws of the pulse-level device of `hw` at `levels`, from `trials` devices per level made,
+/// written open-loop and write-verified as the device report makes them (the same sites, sigmas and
+/// streams as [`crate::device::report::run`], so the two agree device for device).
+fn measure(hw: &HwConfig, levels: &[u32], trials: u32, seed: u64) -> Vec<LevelLaws> {
+    let wv = WriteVerify::new(hw);
+    let variation = VariationMap::new(&hw.device.variation, &hw.device, &hw.array);
+    let (rows, cols) = (u64::from(hw.array.rows), u64::from(hw.array.cols));
+    let chunk = (rows * cols).min(u64::from(trials.max(1))) as u32;
+    let chunks = trials.div_ceil(chunk);
+    let jobs: Vec<(u32, u32)> = levels
+        .iter()
+        .flat_map(|&level| (0..chunks).map(move |k| (level, k)))
+        .collect();
+    let measured: Vec<Chunk> = jobs
+        .par_iter()
+        .map(|&(level, k)| {
+            let n = chunk.min(trials - k * chunk);
+            let target_us = hw.device.level_us(level) as f32;
+            let weight_norm = level as f32 / (hw.device.levels() - 1) as f32;
+            let array = level.wrapping_mul(chunks).wrapping_add(k);
+            let sites: Vec<DeviceSite> = (0..u64::from(n))
+                .map(|j| {
+                    let position = j * rows * cols / u64::from(n);
+                    DeviceSite {
+                        array,
+                        row: (position / cols) as u32,
+                        col: (position % cols) as u32,
+                        target_us,
+                        weight_norm,
+                    }
+                })
+                .collect();
+            let mut rng = rng::substream(seed, Purpose::Device, u64::from(level), u64::from(k));
+            let device = wv.device();
+            let mut out = Chunk::default();
+            for sigma in variation.sigmas(seed, array, &sites) {
+                let mut state = device.instantiate(sigma, &mut rng);
+                device.open_loop_write(&mut state, target_us, &mut rng, &mut |_| {});
+                let error_us = state.g_us - target_us;
+                let start = out.set_reads.len() as u32;
+                let mut read = 0u32;
+                let set_reads = &mut out.set_reads;
+                let report = wv.run(&mut state, target_us, &mut rng, &mut |e| match e {
+                    DeviceEvent::Read { .. } => read += 1,
+                    DeviceEvent::Pulse {
+                        polarity: Polarity::Set,
+                        ..
+                    } => set_reads.push(read),
+                    DeviceEvent::Pulse { .. } => {}
+                });
+                out.trials.push(Trial {
+                    error_us,
+                    reads: report.reads,
+                    sets: (start, out.set_reads.len() as u32),
+                });
+            }
+            out
+        })
+        .collect();
+    measured
+        .chunks(chunks as usize)
+        .map(|level| LevelLaws::of(&level.iter().collect::<Vec<_>>()))
+        .collect()
 }
 
 /// The standard normal distribution function.
@@ -379,14 +574,18 @@ mod tests {
     fn a_measured_law_is_the_survival_function_of_the_device_report() {
         let hw = config::load("rram_1t1r_256", &[]).unwrap();
         let cost = VerifyCost::new(&hw, 4);
-        let reports = report::run(&hw, &[2], TRIALS_PER_LEVEL, 4);
+        // The same devices as the device report's: the same mean reads and SET corrections.
+        let reports = crate::device::report::run(&hw, &[2], TRIALS_PER_LEVEL, 4);
         let law = cost.law(0.1, 2);
         assert_eq!(law.at_least(1), 1.0);
         assert!((law.mean() - reports[0].reads.mean()).abs() < 1e-9);
+        let report_sets: u64 = reports[0].verify_set_pulses.iter().sum();
+        let set: f64 = (1..law.max_reads()).map(|j| law.set_after(j)).sum();
+        let trials = f64::from(TRIALS_PER_LEVEL);
+        assert!((set * trials - report_sets as f64).abs() < 1e-6 * trials);
         assert_eq!(law.at_least(law.max_reads() + 1), 0.0);
         assert!(law.at_least(law.max_reads()) > 0.0);
         // Every correction after read j is SET or RESET: the SET share is at most P(r >= j + 1).
-        let set: f64 = (1..law.max_reads()).map(|j| law.set_after(j)).sum();
         let pulses: f64 = (2..=law.max_reads()).map(|j| law.at_least(j)).sum();
         assert!(set > 0.0 && set <= pulses + 1e-12, "{set} vs {pulses}");
         let mut walked = 0;
@@ -398,6 +597,65 @@ mod tests {
             );
         });
         assert_eq!(walked, law.max_reads());
+    }
+
+    #[test]
+    fn laws_given_the_open_loop_error_average_to_the_level_law_and_grow_with_the_error() {
+        let hw = config::load("rram_1t1r_256", &[]).unwrap();
+        let cost = VerifyCost::new(&hw, 4);
+        let Reads::PerLevel(levels) = &cost.reads else {
+            panic!("a pulse-level device has measured laws")
+        };
+        for (level, laws) in levels.iter().enumerate() {
+            let level = level as u16;
+            assert_eq!(laws.bins.len(), ERROR_BINS);
+            assert_eq!(laws.edges_us.len(), ERROR_BINS - 1);
+            assert!(laws.edges_us.windows(2).all(|w| w[0] <= w[1]));
+            // Equal-count bins: their laws average to the level's law.
+            let mean_of_bins: f64 =
+                laws.bins.iter().map(|b| b.as_law().mean()).sum::<f64>() / ERROR_BINS as f64;
+            let all = cost.law(0.1, level).mean();
+            assert!((mean_of_bins - all).abs() < 1e-9 * all, "{mean_of_bins} vs {all}");
+            // A device just below the lowest edge is in bin 0, one at an edge in the bin it opens.
+            let lowest = laws.edges_us[0];
+            assert_eq!(
+                cost.law_given(0.1, level, lowest - 1e3).mean(),
+                laws.bins[0].as_law().mean()
+            );
+            assert_eq!(
+                cost.law_given(0.1, level, laws.edges_us[3]).mean(),
+                laws.bins[4].as_law().mean()
+            );
+        }
+        // At the middle levels the one-shot write lands far from the target either way; the devices
+        // farthest off need more reads than the level's average, those closest fewer.
+        for level in [1u16, 2] {
+            let laws = &levels[usize::from(level)];
+            let means: Vec<f64> = laws.bins.iter().map(|b| b.as_law().mean()).collect();
+            let all = cost.law(0.1, level).mean();
+            let nearest = laws.given(0.0).as_law().mean();
+            let extreme = means[0].max(means[ERROR_BINS - 1]);
+            assert!(extreme > 1.2 * all, "level {level}: {means:?}");
+            assert!(nearest < all, "level {level}: {means:?}");
+        }
+    }
+
+    #[test]
+    fn the_statistical_first_read_given_the_open_loop_error_is_in_band_or_not() {
+        let hw = config::load("paper_statistical", &[]).unwrap();
+        let cost = VerifyCost::new(&hw, 0);
+        let law = cost.law(0.3, 1);
+        // Accepted within 15.5 ADC steps of 10 uS / 255 (0.6078 uS): in band, one read.
+        let inside = cost.law_given(0.3, 1, 0.5);
+        assert_eq!(inside.mean(), 1.0);
+        let outside = cost.law_given(0.3, 1, -0.7);
+        assert_eq!(outside.at_least(2), 1.0);
+        assert!((outside.at_least(5) - law.at_least(5) / law.at_least(2)).abs() < 1e-12);
+        // Averaged over the open-loop error N(0, 3 uS), the conditional laws give the level's law:
+        // E(r) = p + (1 - p) (1 + E(r | a failed first read)).
+        let p = 1.0 - law.at_least(2);
+        let want = p * inside.mean() + (1.0 - p) * outside.mean();
+        assert!((want - law.mean()).abs() < 1e-9, "{want} vs {}", law.mean());
     }
 
     #[test]

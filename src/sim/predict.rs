@@ -9,12 +9,15 @@
 //! channels, as the chip scheduler starts them. Energy: V_read^2 G t_read per device at its target
 //! conductance, one ADC conversion per device, one row setup per row group.
 //!
-//! [`TimeModel`]: the expected total programming time of a mask, without running the verify loops.
-//! Per array, the open-loop part (row setups and open-loop writes of every row group, which no mask
-//! changes) is simulated once with the programmer (`Mask::None`, exact for the statistical device, one
-//! chip's draw for the pulse-level one). The verify part of a row group is predicted in closed form from
-//! each selected device's read law ([`ReadLaw`]: P(r >= j), the chance that the device is still
-//! pending at verify iteration j) and its ADC and write driver, assuming devices independent:
+//! [`TimeModel`]: the expected total programming time of a mask on one chip, without running the verify
+//! loops. Per array, the open-loop part (row setups and open-loop writes of every row group, which no
+//! mask changes) is simulated once with the programmer (`Mask::None`: the chip's own open-loop writes,
+//! which the programmer draws from streams no mask changes). The verify part of a row group is predicted
+//! in closed form from each selected device's read law ([`ReadLaw`]: P(r >= j), the chance that the
+//! device is still pending at verify iteration j) given its open-loop error on that chip
+//! ([`VerifyCost::law_given`]: the first verify read sees the open-loop state, so a selection that picked
+//! devices for their open-loop errors, as `measured` does, is timed with the reads those devices need),
+//! and its ADC and write driver, assuming devices independent given their open-loop errors:
 //!
 //! E[verify time] = sum over j of settle P(some device pending at j)
 //!                  + conversion E[max over ADCs of its pending devices at j]
@@ -33,10 +36,6 @@
 use super::Timing;
 use super::cost::{ReadLaw, VerifyCost};
 
-/// The predicted-time model's stated accuracy: its total programming time is within this relative
-/// error of the simulated mean (measured over `uswim reproduce`'s default grid, both presets: at most
-/// about 3.5%, see its headline).
-pub const STATED_ERROR: f64 = 0.10;
 use super::error::SimError;
 use super::mask::{Mask, WvClass};
 use crate::config::HwConfig;
@@ -48,6 +47,11 @@ use crate::variation::VariationMap;
 use rayon::prelude::*;
 use std::ops::Add;
 use std::sync::OnceLock;
+
+/// The predicted-time model's stated accuracy: its total programming time is within this relative
+/// error of the simulated mean (measured over `uswim reproduce`'s default grid, both presets; see its
+/// headline section "Predicted-time model against the simulator").
+pub const STATED_ERROR: f64 = 0.10;
 
 /// The cost of one chip operation.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -154,16 +158,76 @@ impl Count {
     }
 }
 
+impl Count {
+    /// Removes an event of probability `q` added before (the inverse of [`Count::add`]): the
+    /// deconvolution run from the end where it is stable, from the top for q >= 1/2 (each step divides
+    /// by q), from the bottom below (each step divides by 1 - q).
+    fn remove(&mut self, q: f64) {
+        if q <= 0.0 || self.pmf.len() <= 1 {
+            return;
+        }
+        let n = self.pmf.len() - 1;
+        let mut out = vec![0.0; n];
+        if q >= 0.5 {
+            let mut above = 0.0;
+            // pmf[c + 1] = out[c + 1] (1 - q) + out[c] q, from the top.
+            for (o, &p) in out.iter_mut().zip(&self.pmf[1..]).rev() {
+                *o = ((p - above * (1.0 - q)) / q).max(0.0);
+                above = *o;
+            }
+        } else {
+            let mut below = 0.0;
+            // pmf[c] = out[c] (1 - q) + out[c - 1] q, from the bottom.
+            for (o, &p) in out.iter_mut().zip(&self.pmf) {
+                *o = ((p - below * q) / (1.0 - q)).max(0.0);
+                below = *o;
+            }
+        }
+        self.pmf = out;
+    }
+}
+
+/// Scratch space of [`expected_max`], kept across calls.
+#[derive(Debug, Default)]
+struct MaxScratch {
+    /// Per unit with events, P(count < k) so far.
+    cdf: Vec<f64>,
+    /// The units with events.
+    active: Vec<usize>,
+}
+
 /// E[max over units of their counts] = sum over k >= 1 of (1 - product over units of P(count < k)).
-fn expected_max(units: &[Count], cdf: &mut Vec<f64>) -> f64 {
-    let top = units.iter().map(|u| u.pmf.len()).max().unwrap_or(0);
+/// Units without events (count 0) leave the product at 1 and are skipped; with one unit left, E[max] is
+/// its mean.
+fn expected_max(units: &[Count], scratch: &mut MaxScratch) -> f64 {
+    let MaxScratch { cdf, active } = scratch;
+    active.clear();
+    let mut top = 0;
+    for (i, u) in units.iter().enumerate() {
+        if u.pmf.len() > 1 {
+            active.push(i);
+            top = top.max(u.pmf.len());
+        }
+    }
+    match active[..] {
+        [] => return 0.0,
+        [only] => {
+            return units[only]
+                .pmf
+                .iter()
+                .enumerate()
+                .map(|(c, p)| c as f64 * p)
+                .sum();
+        }
+        _ => {}
+    }
     cdf.clear();
-    cdf.resize(units.len(), 0.0);
+    cdf.resize(active.len(), 0.0);
     let mut sum = 0.0;
     for k in 1..top {
         let mut all_below = 1.0;
-        for (u, c) in units.iter().zip(cdf.iter_mut()) {
-            *c += u.pmf.get(k - 1).copied().unwrap_or(0.0);
+        for (&i, c) in active.iter().zip(cdf.iter_mut()) {
+            *c += units[i].pmf.get(k - 1).copied().unwrap_or(0.0);
             all_below *= c.min(1.0);
         }
         sum += 1.0 - all_below;
@@ -179,8 +243,10 @@ pub struct GroupState {
     iterations: usize,
     adcs: usize,
     drivers: usize,
-    /// Per iteration j (0-based), the product over devices of P(not pending at j + 1).
+    /// Per iteration j (0-based), the product over devices not surely pending of P(not pending at j + 1).
     none_pending: Vec<f64>,
+    /// Per iteration j (0-based), the devices surely pending at j + 1.
+    sure_pending: Vec<u32>,
     /// `[j * adcs + a]`: pending devices of ADC a at iteration j + 1.
     pending: Vec<Count>,
     /// `[j * drivers + d]`: SET pulses of driver d after read j + 1.
@@ -207,10 +273,17 @@ impl GroupModel {
     /// The model of `hw`; `seed` drives the pulse-level device's measured read laws.
     pub fn new(hw: &HwConfig, seed: u64) -> Self {
         let cost = VerifyCost::new(hw, seed);
+        // Every class's loop stops after max_iterations reads.
         let max_reads = (0..hw.device.levels())
             .map(|l| cost.law(0.0, l as u16).max_reads())
             .max()
-            .unwrap_or(0);
+            .map_or(0, |m| {
+                if m > 0 {
+                    m.max(hw.program.max_iterations)
+                } else {
+                    0
+                }
+            });
         Self {
             timing: Timing::new(hw),
             ns_per_cycle: Clock::new(&hw.controller).ns(1),
@@ -225,22 +298,45 @@ impl GroupModel {
     /// The model's device of column `col` (sigma `sigma`, storing `level`) in tolerance class `class`
     /// (`None` when the class is not verified).
     pub fn device_in(&self, class: WvClass, col: u32, sigma: f32, level: u16) -> Option<GroupDevice<'_>> {
-        let cost = match class {
-            WvClass::None => return None,
-            WvClass::Tight => &self.cost,
-            WvClass::Loose => self.loose.get_or_init(|| {
-                VerifyCost::with_tolerance(
-                    &self.hw,
-                    self.seed,
-                    self.hw.program.loose_tolerance(&self.hw.device),
-                )
-            }),
-        };
+        let cost = self.class_cost(class)?;
         Some(GroupDevice {
             adc: self.timing.adc_of(col),
             driver: self.timing.driver_of(col),
             law: cost.law(sigma, level),
         })
+    }
+
+    /// [`GroupModel::device_in`] for a device whose open-loop write left it `open_loop_error_us` from its
+    /// target ([`VerifyCost::law_given`]).
+    pub fn device_given(
+        &self,
+        class: WvClass,
+        col: u32,
+        sigma: f32,
+        level: u16,
+        open_loop_error_us: f32,
+    ) -> Option<GroupDevice<'_>> {
+        let cost = self.class_cost(class)?;
+        Some(GroupDevice {
+            adc: self.timing.adc_of(col),
+            driver: self.timing.driver_of(col),
+            law: cost.law_given(sigma, level, open_loop_error_us),
+        })
+    }
+
+    /// The read laws of tolerance class `class` (`None` when it is not verified).
+    pub fn class_cost(&self, class: WvClass) -> Option<&VerifyCost> {
+        match class {
+            WvClass::None => None,
+            WvClass::Tight => Some(&self.cost),
+            WvClass::Loose => Some(self.loose.get_or_init(|| {
+                VerifyCost::with_tolerance(
+                    &self.hw,
+                    self.seed,
+                    self.hw.program.loose_tolerance(&self.hw.device),
+                )
+            })),
+        }
     }
 
     /// The read laws.
@@ -271,6 +367,7 @@ impl GroupModel {
             adcs,
             drivers,
             none_pending: vec![1.0; j],
+            sure_pending: vec![0; j],
             pending: vec![Count::zero(); j * adcs],
             set_pulses: vec![Count::zero(); j * drivers],
             reset_pulses: vec![Count::zero(); j * drivers],
@@ -296,11 +393,15 @@ impl GroupModel {
             return 0.0;
         }
         let t = &self.timing;
-        let mut cdf = Vec::new();
+        let mut cdf = MaxScratch::default();
         let mut cycles = 0.0;
         for j in 0..group.iterations {
-            let any = 1.0 - group.none_pending[j];
-            if any <= 0.0 {
+            let any = if group.sure_pending[j] > 0 {
+                1.0
+            } else {
+                1.0 - group.none_pending[j]
+            };
+            if any <= 1e-12 {
                 break;
             }
             let conversions = expected_max(&group.pending[j * group.adcs..(j + 1) * group.adcs], &mut cdf);
@@ -316,14 +417,28 @@ impl GroupModel {
 impl GroupState {
     /// Selects one more device.
     pub fn add(&mut self, d: &GroupDevice<'_>) {
+        self.apply(d, true);
+    }
+
+    /// Deselects a device selected before ([`GroupState::add`] with the same device).
+    pub fn remove(&mut self, d: &GroupDevice<'_>) {
+        self.apply(d, false);
+    }
+
+    fn apply(&mut self, d: &GroupDevice<'_>, add: bool) {
         if d.law.max_reads() == 0 {
             return;
         }
-        self.devices += 1;
+        if add {
+            self.devices += 1;
+        } else {
+            self.devices -= 1;
+        }
         let (adc, driver) = (d.adc as usize, d.driver as usize);
         let (adcs, drivers, limit) = (self.adcs, self.drivers, self.iterations as u32);
         let Self {
             none_pending,
+            sure_pending,
             pending,
             set_pulses,
             reset_pulses,
@@ -331,10 +446,26 @@ impl GroupState {
         } = self;
         d.law.walk(limit, |j, at_j, next, set| {
             let j = j as usize - 1;
-            none_pending[j] *= 1.0 - at_j;
-            pending[j * adcs + adc].add(at_j);
-            set_pulses[j * drivers + driver].add(set);
-            reset_pulses[j * drivers + driver].add((next - set).max(0.0));
+            let reset = (next - set).max(0.0);
+            if add {
+                if at_j >= 1.0 {
+                    sure_pending[j] += 1;
+                } else {
+                    none_pending[j] *= 1.0 - at_j;
+                }
+                pending[j * adcs + adc].add(at_j);
+                set_pulses[j * drivers + driver].add(set);
+                reset_pulses[j * drivers + driver].add(reset);
+            } else {
+                if at_j >= 1.0 {
+                    sure_pending[j] -= 1;
+                } else {
+                    none_pending[j] /= 1.0 - at_j;
+                }
+                pending[j * adcs + adc].remove(at_j);
+                set_pulses[j * drivers + driver].remove(set);
+                reset_pulses[j * drivers + driver].remove(reset);
+            }
         });
     }
 
@@ -349,6 +480,7 @@ impl GroupState {
             return;
         }
         self.none_pending.fill(1.0);
+        self.sure_pending.fill(0);
         for c in self
             .pending
             .iter_mut()
@@ -368,8 +500,12 @@ pub struct TimeModel {
     groups: GroupModel,
     /// Per array, the simulated open-loop programming time (setups and writes), in ns.
     open_loop_ns: Vec<f64>,
+    /// Every device's conductance after the open-loop write, in conductance-vector order
+    /// ([`Mapped::device_range`]), in uS.
+    open_loop_us: Vec<f32>,
     channels: u32,
     variation: VariationMap,
+    seed: u64,
 }
 
 impl TimeModel {
@@ -378,14 +514,18 @@ impl TimeModel {
         let options = super::ProgramOptions {
             seed,
             trace: TraceFilter::level(TraceLevel::Off),
-            keep_conductances: false,
+            keep_conductances: true,
         };
         let open = super::program(mapped, hw, &Mask::None, &options, &mut NullSink)?;
         Ok(Self {
             groups: GroupModel::new(hw, seed),
             open_loop_ns: open.arrays.iter().map(|a| a.end_ns - a.start_ns).collect(),
+            open_loop_us: open
+                .conductances_us
+                .expect("the programmer returns conductances when asked"),
             channels: hw.controller.parallel_arrays,
             variation: VariationMap::new(&hw.device.variation, &hw.device, &hw.array),
+            seed,
         })
     }
 
@@ -412,19 +552,23 @@ impl TimeModel {
     }
 
     /// The expected verify time of every array of `mapped` with `mask`, on the chip of `seed` (its
-    /// devices' true sigmas), in ns.
+    /// devices' true sigmas), in ns. On the model's own chip (`seed` the one it was made with) each
+    /// device's law is the one given its open-loop error there; on another chip, the level's law.
     pub fn verify_ns(&self, mapped: &Mapped, mask: &Mask, seed: u64) -> Vec<f64> {
         let rows_in_parallel = self.groups.timing.rows_in_parallel.max(1);
+        let own_chip = seed == self.seed;
         (0..mapped.num_arrays())
             .into_par_iter()
             .map(|a| {
                 let mut devices = Vec::new();
                 mapped.array_devices(a, &mut devices);
                 let sigmas = device_sigmas(&self.variation, seed, a, &devices);
+                let range = mapped.device_range(a);
+                let open_us = &self.open_loop_us[range.start as usize..range.end as usize];
                 let mut total = 0.0;
                 let mut group = self.groups.empty_group();
                 let mut current = None;
-                for (d, &sigma) in devices.iter().zip(&sigmas) {
+                for ((d, &sigma), &g_us) in devices.iter().zip(&sigmas).zip(open_us) {
                     let g = d.row / rows_in_parallel;
                     if current != Some(g) {
                         total += self.groups.verify_ns(&group);
@@ -432,7 +576,13 @@ impl TimeModel {
                         current = Some(g);
                     }
                     let class = mask.class(d.layer, d.weight);
-                    if let Some(device) = self.groups.device_in(class, d.col, sigma, d.level) {
+                    let device = if own_chip {
+                        self.groups
+                            .device_given(class, d.col, sigma, d.level, g_us - d.target_us)
+                    } else {
+                        self.groups.device_in(class, d.col, sigma, d.level)
+                    };
+                    if let Some(device) = device {
                         group.add(&device);
                     }
                 }
@@ -498,7 +648,7 @@ mod tests {
 
     #[test]
     fn expected_maxima_of_counts_match_hand_computations() {
-        let mut cdf = Vec::new();
+        let mut cdf = MaxScratch::default();
         let mut a = Count::zero();
         a.add(0.5);
         a.add(0.5);
@@ -508,7 +658,50 @@ mod tests {
         b.add(0.5);
         // max(Bin(2, .5), Bern(.5)): P(max >= 1) = 1 - 0.25 * 0.5, P(max >= 2) = 0.25.
         let want = (1.0 - 0.125) + 0.25;
-        assert!((expected_max(&[a, b, Count::zero()], &mut cdf) - want).abs() < 1e-12);
+        assert!((expected_max(&[a.clone(), b.clone(), Count::zero()], &mut cdf) - want).abs() < 1e-12);
+        assert_eq!(expected_max(&[Count::zero(), Count::zero()], &mut cdf), 0.0);
+        // Removing an event undoes adding it, from either end of the deconvolution.
+        let mut c = a.clone();
+        for q in [0.9, 0.2, 1.0] {
+            c.add(q);
+        }
+        for q in [0.2, 1.0, 0.9] {
+            c.remove(q);
+        }
+        assert_eq!(c.pmf.len(), a.pmf.len());
+        for (x, y) in c.pmf.iter().zip(&a.pmf) {
+            assert!((x - y).abs() < 1e-12, "{:?} vs {:?}", c.pmf, a.pmf);
+        }
+        b.remove(0.5);
+        assert_eq!(b.pmf, vec![1.0]);
+    }
+
+    #[test]
+    fn removing_a_device_from_a_group_gives_the_time_of_the_group_without_it() {
+        for preset in ["paper_statistical", "rram_1t1r_256"] {
+            let hw = config::load(preset, &[]).unwrap();
+            let model = GroupModel::new(&hw, 2);
+            let devices: Vec<GroupDevice<'_>> = (0..12u32)
+                .map(|i| model.device(i * 3 % 40, 0.1 + 0.02 * i as f32, (i % 2) as u16))
+                .collect();
+            let mut group = model.empty_group();
+            for d in &devices {
+                group.add(d);
+            }
+            for d in devices.iter().step_by(3) {
+                group.remove(d);
+            }
+            let kept: Vec<GroupDevice<'_>> = devices
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % 3 != 0)
+                .map(|(_, d)| *d)
+                .collect();
+            let want = model.group_verify_ns(&kept);
+            let got = model.verify_ns(&group);
+            assert_eq!(group.devices(), kept.len() as u32);
+            assert!((got - want).abs() < 1e-9 * want, "{preset}: {got} vs {want}");
+        }
     }
 
     #[test]

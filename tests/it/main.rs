@@ -16,6 +16,7 @@ const MODERATE_RRAM: [&str; 9] = [
     "device.model.hrs_spread=0.0",
 ];
 mod calibrate;
+mod classes;
 mod cli;
 mod config;
 mod device;

@@ -862,7 +862,7 @@ fn csv_and_mask_files_round_trip_and_bad_masks_are_rejected() {
         vec![6, 1, 3, 3]
     );
 
-    // A mask for another network, a mask with a 2, a truncated mask.
+    // A mask for another network, a mask with a 3 (codes are 0, 1, 2), a truncated mask.
     let e = back
         .check(&zoo::build("mlp").unwrap(), "mask.safetensors")
         .unwrap_err()
@@ -873,10 +873,11 @@ fn csv_and_mask_files_round_trip_and_bad_masks_are_rejected() {
     );
     assert!(e.contains("unexpected conv1.weight [6, 1, 3, 3]"), "{e}");
     let mut two = mask.clone();
-    two.tensors[0].flags[3] = 2;
+    two.tensors[0].flags[3] = 3;
     two.write(&mask_path).unwrap();
     let e = Mask::read(&mask_path).unwrap_err().to_string();
-    assert!(e.contains("conv1.weight") && e.contains("must be 0 or 1"), "{e}");
+    assert!(e.contains("conv1.weight") && e.contains("value 3"), "{e}");
+    assert!(e.contains("2 (loose"), "{e}");
     let bytes = std::fs::read(&mask_path).unwrap();
     std::fs::write(&mask_path, &bytes[..bytes.len() / 2]).unwrap();
     assert!(
