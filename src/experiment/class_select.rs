@@ -101,10 +101,11 @@ pub fn comparison_markdown(results: &Results) -> String {
     let (binary, classes) = (Method::UswimTime.name(), Method::UswimClasses.name());
     let mut md = String::new();
     for s in &results.info.settings {
-        let pairs: Vec<(&Row, &Row)> = series(results, &s.name, binary)
+        let model = &results.info.models[s.model].name;
+        let pairs: Vec<(&Row, &Row)> = series(results, model, &s.name, binary)
             .into_iter()
             .filter_map(|b| {
-                series(results, &s.name, classes)
+                series(results, model, &s.name, classes)
                     .into_iter()
                     .find(|c| c.fraction == b.fraction && c.fraction < 1.0)
                     .map(|c| (b, c))
@@ -125,9 +126,9 @@ pub fn comparison_markdown(results: &Results) -> String {
             );
             let _ = writeln!(
                 md,
-                "| setting | fraction | uswim-time: time | accuracy | weights | drop ≤ | uswim-classes: time | accuracy | weights | drop ≤ |"
+                "| model | setting | fraction | uswim-time: time | accuracy | weights | drop ≤ | uswim-classes: time | accuracy | weights | drop ≤ |"
             );
-            let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
+            let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
         }
         for (b, c) in pairs {
             let cell = |r: &Row| {
@@ -142,7 +143,8 @@ pub fn comparison_markdown(results: &Results) -> String {
             };
             let _ = writeln!(
                 md,
-                "| {} | {}% | {} | {} |",
+                "| {} | {} | {}% | {} | {} |",
+                model,
                 s.name,
                 100.0 * b.fraction,
                 cell(b),
