@@ -24,6 +24,27 @@ const LIN_ROWS: usize = 3;
 /// Outputs per tile of [`linear_gemm`].
 const LIN_COLS: usize = 4;
 
+/// The operands of a product with bias and ReLU: `a` (`rows x terms`, row-major), `b` (see each
+/// kernel for its layout), a bias per row ([`conv_gemm`]) or per column ([`linear_gemm`]), and
+/// whether a ReLU follows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Product<'a> {
+    /// Rows of the output.
+    pub rows: usize,
+    /// Terms of each sum.
+    pub terms: usize,
+    /// Columns of the output.
+    pub cols: usize,
+    /// The left operand, `rows x terms`.
+    pub a: &'a [f32],
+    /// The right operand.
+    pub b: &'a [f32],
+    /// The bias, if any.
+    pub bias: Option<&'a [f32]>,
+    /// Whether a ReLU follows.
+    pub relu: bool,
+}
+
 /// Whether this machine runs the AVX2 + FMA path.
 #[cfg(target_arch = "x86_64")]
 fn has_avx2_fma() -> bool {
@@ -36,23 +57,22 @@ fn relu(v: f32) -> f32 {
     if v > 0.0 { v } else { 0.0 }
 }
 
-/// `c[i, j] = relu?(bias[i] + sum_k a[i, k] b[k, j])` for `i < m`, `j < n`, all row-major: `a` is
-/// `m x k`, `b` is `k x n`, `c` is `m x n` (overwritten). The sum runs over `k` in order, one fused
-/// multiply-add per term, starting from the bias (0 without one).
+/// `c[i, j] = relu?(bias[i] + sum_t a[i, t] b[t, j])` for `i < rows`, `j < cols`, all row-major: `a`
+/// is `rows x terms`, `b` is `terms x cols`, `c` is `rows x cols` (overwritten). The sum runs over `t`
+/// in order, one fused multiply-add per term, starting from the bias (0 without one).
 ///
 /// # Panics
-/// If a slice is shorter than its shape or `bias` does not have `m` values.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn conv_gemm(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    b: &[f32],
-    bias: Option<&[f32]>,
-    relu: bool,
-    c: &mut [f32],
-) {
+/// If a slice is shorter than its shape or `bias` does not have `rows` values.
+pub(crate) fn conv_gemm(p: &Product<'_>, c: &mut [f32]) {
+    let Product {
+        rows: m,
+        terms: k,
+        cols: n,
+        a,
+        b,
+        bias,
+        ..
+    } = *p;
     assert!(
         a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
         "conv_gemm shapes"
@@ -61,10 +81,10 @@ pub(crate) fn conv_gemm(
     #[cfg(target_arch = "x86_64")]
     if has_avx2_fma() {
         // SAFETY: AVX2 and FMA are present; the shapes were checked above.
-        unsafe { conv_gemm_avx2(m, k, n, a, b, bias, relu, c) };
+        unsafe { conv_gemm_avx2(p, c) };
         return;
     }
-    conv_gemm_portable(m, k, n, a, b, bias, relu, c);
+    conv_gemm_portable(p, c);
 }
 
 /// Column block `j0` of `b` (`k x n`) with its row stride: in place when it has 16 columns, else
@@ -88,66 +108,90 @@ fn conv_block<'a>(
     (tail, CONV_COLS)
 }
 
-/// Checks that a tile of `rows` x 16 at (`i0`, block with `stride`) is inside the operands.
-#[allow(clippy::too_many_arguments)]
-fn check_conv_tile(
-    rows: usize,
+/// One tile of a [`conv_gemm`]: `rows` rows of `a` against a 16-column block of `b`.
+struct ConvTile<'a> {
+    /// Terms per sum.
     k: usize,
-    a: &[f32],
-    block: &[f32],
-    stride: usize,
-    c: &[f32],
-    c_stride: usize,
+    /// Rows of the tile (at most 6).
+    rows: usize,
+    /// Columns written (the rest of the 16 are padding).
     valid: usize,
-) {
-    assert!(a.len() >= rows * k, "a holds the tile's rows");
-    assert!(
-        k == 0 || block.len() >= (k - 1) * stride + CONV_COLS,
-        "b holds the tile's block"
-    );
-    assert!(c.len() >= (rows - 1) * c_stride + valid, "c holds the tile");
+    /// The tile's rows of `a` (row stride `k`).
+    a: &'a [f32],
+    /// The column block of `b` (row stride `stride`, 16 readable values per row).
+    block: &'a [f32],
+    stride: usize,
+    /// The tile's biases, one per row.
+    bias: Option<&'a [f32]>,
+    /// Row stride of `c`.
+    n: usize,
+    relu: bool,
 }
 
-/// [`conv_gemm`] in portable code: the same fused multiply-adds in the same order as the AVX2 path.
-#[allow(clippy::too_many_arguments)]
-fn conv_gemm_portable(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    b: &[f32],
-    bias: Option<&[f32]>,
-    relu: bool,
-    c: &mut [f32],
-) {
+/// Calls `tile(t, c)` for every tile of [`conv_gemm`], column blocks outer and row tiles inner,
+/// with `c` the output from the tile's first element on; checks that each tile is inside the operands.
+#[inline(always)]
+fn for_each_conv_tile(p: &Product<'_>, c: &mut [f32], mut tile: impl FnMut(&ConvTile<'_>, &mut [f32])) {
+    let Product {
+        rows: m,
+        terms: k,
+        cols: n,
+        a,
+        b,
+        bias,
+        relu,
+    } = *p;
     let mut tail = Vec::new();
     for j0 in (0..n).step_by(CONV_COLS) {
         let valid = CONV_COLS.min(n - j0);
         let (block, stride) = conv_block(b, k, n, j0, valid, &mut tail);
         for i0 in (0..m).step_by(CONV_ROWS) {
             let rows = CONV_ROWS.min(m - i0);
-            let (a, c) = (&a[i0 * k..], &mut c[i0 * n + j0..]);
-            check_conv_tile(rows, k, a, block, stride, c, n, valid);
-            let mut acc = [[0.0f32; CONV_COLS]; CONV_ROWS];
-            for (i, row) in acc.iter_mut().enumerate().take(rows) {
-                row.fill(bias.map_or(0.0, |b| b[i0 + i]));
-            }
-            for kk in 0..k {
-                let brow = &block[kk * stride..kk * stride + CONV_COLS];
-                for (i, row) in acc.iter_mut().enumerate().take(rows) {
-                    let av = a[i * k + kk];
-                    for (s, &bv) in row.iter_mut().zip(brow) {
-                        *s = av.mul_add(bv, *s);
-                    }
-                }
-            }
-            for (i, row) in acc.iter().enumerate().take(rows) {
-                for (d, &v) in c[i * n..i * n + valid].iter_mut().zip(row) {
-                    *d = if relu { self::relu(v) } else { v };
+            let t = ConvTile {
+                k,
+                rows,
+                valid,
+                a: &a[i0 * k..(i0 + rows) * k],
+                block,
+                stride,
+                bias: bias.map(|b| &b[i0..i0 + rows]),
+                n,
+                relu,
+            };
+            assert!(
+                k == 0 || block.len() >= (k - 1) * stride + CONV_COLS,
+                "b holds the tile's block"
+            );
+            let c = &mut c[i0 * n + j0..];
+            assert!(c.len() >= (rows - 1) * n + valid, "c holds the tile");
+            tile(&t, c);
+        }
+    }
+}
+
+/// [`conv_gemm`] in portable code: the same fused multiply-adds in the same order as the AVX2 path.
+fn conv_gemm_portable(p: &Product<'_>, c: &mut [f32]) {
+    let (k, n, relu) = (p.terms, p.cols, p.relu);
+    for_each_conv_tile(p, c, |t, c| {
+        let mut acc = [[0.0f32; CONV_COLS]; CONV_ROWS];
+        for (i, row) in acc.iter_mut().enumerate().take(t.rows) {
+            row.fill(t.bias.map_or(0.0, |b| b[i]));
+        }
+        for kk in 0..k {
+            let brow = &t.block[kk * t.stride..kk * t.stride + CONV_COLS];
+            for (i, row) in acc.iter_mut().enumerate().take(t.rows) {
+                let av = t.a[i * k + kk];
+                for (s, &bv) in row.iter_mut().zip(brow) {
+                    *s = av.mul_add(bv, *s);
                 }
             }
         }
-    }
+        for (i, row) in acc.iter().enumerate().take(t.rows) {
+            for (d, &v) in c[i * n..i * n + t.valid].iter_mut().zip(row) {
+                *d = if relu { self::relu(v) } else { v };
+            }
+        }
+    });
 }
 
 /// [`conv_gemm`] with AVX2: tiles of up to 6 rows x 16 columns in 12 accumulators.
@@ -156,86 +200,40 @@ fn conv_gemm_portable(
 /// AVX2 and FMA must be available; the operands must have the shapes [`conv_gemm`] checks.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn conv_gemm_avx2(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    b: &[f32],
-    bias: Option<&[f32]>,
-    relu: bool,
-    c: &mut [f32],
-) {
-    let mut tail = Vec::new();
-    for j0 in (0..n).step_by(CONV_COLS) {
-        let valid = CONV_COLS.min(n - j0);
-        let (block, stride) = conv_block(b, k, n, j0, valid, &mut tail);
-        for i0 in (0..m).step_by(CONV_ROWS) {
-            let rows = CONV_ROWS.min(m - i0);
-            let (a, c) = (&a[i0 * k..], &mut c[i0 * n + j0..]);
-            check_conv_tile(rows, k, a, block, stride, c, n, valid);
-            let bias = bias.map(|b| &b[i0..i0 + rows]);
-            let t = ConvTile {
-                k,
-                stride,
-                n,
-                valid,
-                relu,
-            };
-            // SAFETY: check_conv_tile bounds every access of the tile.
-            unsafe {
-                match rows {
-                    1 => conv_tile_avx2::<1>(&t, a, block, bias, c),
-                    2 => conv_tile_avx2::<2>(&t, a, block, bias, c),
-                    3 => conv_tile_avx2::<3>(&t, a, block, bias, c),
-                    4 => conv_tile_avx2::<4>(&t, a, block, bias, c),
-                    5 => conv_tile_avx2::<5>(&t, a, block, bias, c),
-                    _ => conv_tile_avx2::<6>(&t, a, block, bias, c),
-                }
+unsafe fn conv_gemm_avx2(p: &Product<'_>, c: &mut [f32]) {
+    for_each_conv_tile(p, c, |t, c| {
+        // SAFETY: for_each_conv_tile bounds every access of the tile.
+        unsafe {
+            match t.rows {
+                1 => conv_tile_avx2::<1>(t, c),
+                2 => conv_tile_avx2::<2>(t, c),
+                3 => conv_tile_avx2::<3>(t, c),
+                4 => conv_tile_avx2::<4>(t, c),
+                5 => conv_tile_avx2::<5>(t, c),
+                _ => conv_tile_avx2::<6>(t, c),
             }
         }
-    }
+    });
 }
 
-/// The sizes of one tile of [`conv_gemm`].
-#[cfg(target_arch = "x86_64")]
-struct ConvTile {
-    /// Terms per sum.
-    k: usize,
-    /// Row stride of the column block of `b`.
-    stride: usize,
-    /// Row stride of `c`.
-    n: usize,
-    /// Columns written (the rest of the 16 are padding).
-    valid: usize,
-    relu: bool,
-}
-
-/// One tile: `R` rows of `a` (row stride `k`) against a 16-column block of `b`, written into `c`.
+/// One tile with `R` = `t.rows` rows, written into `c`.
 ///
 /// # Safety
-/// AVX2 and FMA must be available, and the operands as [`check_conv_tile`] checks them.
+/// AVX2 and FMA must be available, and the operands as [`for_each_conv_tile`] checks them.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn conv_tile_avx2<const R: usize>(
-    t: &ConvTile,
-    a: &[f32],
-    b: &[f32],
-    bias: Option<&[f32]>,
-    c: &mut [f32],
-) {
+unsafe fn conv_tile_avx2<const R: usize>(t: &ConvTile<'_>, c: &mut [f32]) {
     use std::arch::x86_64::{
         __m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_max_ps, _mm256_set1_ps, _mm256_setzero_ps,
         _mm256_storeu_ps,
     };
     // SAFETY: the caller guarantees the bounds of every pointer access below.
     unsafe {
-        let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+        let (a, b, c) = (t.a.as_ptr(), t.block.as_ptr(), c.as_mut_ptr());
         let mut lo: [__m256; R] = [_mm256_setzero_ps(); R];
         let mut hi: [__m256; R] = [_mm256_setzero_ps(); R];
-        if let Some(bias) = bias {
+        if let Some(bias) = t.bias {
             for i in 0..R {
                 lo[i] = _mm256_set1_ps(bias[i]);
                 hi[i] = lo[i];
@@ -271,25 +269,24 @@ unsafe fn conv_tile_avx2<const R: usize>(
     }
 }
 
-/// `y[s, o] = relu?(sum_i x[s, i] w[o, i] + bias[o])` for `s < samples`, `o < outputs`: `x` is
-/// `samples x inputs`, `w` is `outputs x inputs` (PyTorch's layout), `y` is `samples x outputs`
-/// (overwritten). Each dot product keeps 8 partial sums (input `i` goes to lane `i mod 8`, in order,
-/// by fused multiply-adds), adds them pairwise (lanes 0+4, 1+5, 2+6, 3+7, then (0+2)+(1+3)), then the
-/// `inputs mod 8` last terms by fused multiply-adds, then the bias.
+/// `y[s, o] = relu?(sum_i x[s, i] w[o, i] + bias[o])` for `s < rows` (samples), `o < cols` (outputs):
+/// `a` is `x`, `rows x terms`; `b` is the weight `w`, `cols x terms` (PyTorch's layout); `y` is `rows x
+/// cols` (overwritten). Each dot product keeps 8 partial sums (input `i` goes to lane `i mod 8`, in
+/// order, by fused multiply-adds), adds them pairwise (lanes 0+4, 1+5, 2+6, 3+7, then (0+2)+(1+3)),
+/// then the `terms mod 8` last terms by fused multiply-adds, then the bias.
 ///
 /// # Panics
-/// If a slice is shorter than its shape or `bias` does not have `outputs` values.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn linear_gemm(
-    samples: usize,
-    inputs: usize,
-    outputs: usize,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-    relu: bool,
-    y: &mut [f32],
-) {
+/// If a slice is shorter than its shape or `bias` does not have `cols` values.
+pub(crate) fn linear_gemm(p: &Product<'_>, y: &mut [f32]) {
+    let Product {
+        rows: samples,
+        terms: inputs,
+        cols: outputs,
+        a: x,
+        b: w,
+        bias,
+        relu,
+    } = *p;
     assert!(
         x.len() >= samples * inputs && w.len() >= outputs * inputs && y.len() >= samples * outputs,
         "linear_gemm shapes"
@@ -343,6 +340,49 @@ impl LinearShape {
     }
 }
 
+/// One tile of a [`linear_gemm`]: `rows` samples against `cols` outputs.
+struct LinearTile<'a> {
+    rows: usize,
+    cols: usize,
+    /// The tile's rows of `x`.
+    x: &'a [f32],
+    /// The tile's rows of `w`.
+    w: &'a [f32],
+    /// The tile's biases, one per output.
+    bias: Option<&'a [f32]>,
+}
+
+/// Calls `tile(t, y)` for every tile of [`linear_gemm`], samples outer and outputs inner, with `y`
+/// the output from the tile's first element on; checks that each tile is inside the operands.
+#[inline(always)]
+fn for_each_linear_tile(
+    sh: &LinearShape,
+    samples: usize,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    mut tile: impl FnMut(&LinearTile<'_>, &mut [f32]),
+) {
+    let (inputs, outputs) = (sh.inputs, sh.outputs);
+    for s0 in (0..samples).step_by(LIN_ROWS) {
+        let rows = LIN_ROWS.min(samples - s0);
+        for o0 in (0..outputs).step_by(LIN_COLS) {
+            let cols = LIN_COLS.min(outputs - o0);
+            let t = LinearTile {
+                rows,
+                cols,
+                x: &x[s0 * inputs..(s0 + rows) * inputs],
+                w: &w[o0 * inputs..(o0 + cols) * inputs],
+                bias: bias.map(|b| &b[o0..o0 + cols]),
+            };
+            let ys = &mut y[s0 * outputs + o0..];
+            assert!(ys.len() >= (rows - 1) * outputs + cols, "y holds the tile");
+            tile(&t, ys);
+        }
+    }
+}
+
 /// [`linear_gemm`] in portable code: the same operations in the same order as the AVX2 path.
 fn linear_gemm_portable(
     sh: &LinearShape,
@@ -352,31 +392,27 @@ fn linear_gemm_portable(
     bias: Option<&[f32]>,
     y: &mut [f32],
 ) {
-    let (inputs, outputs) = (sh.inputs, sh.outputs);
-    for s0 in (0..samples).step_by(LIN_ROWS) {
-        let rows = LIN_ROWS.min(samples - s0);
-        for o0 in (0..outputs).step_by(LIN_COLS) {
-            let cols = LIN_COLS.min(outputs - o0);
-            let mut lanes = [[[0.0f32; LANES]; LIN_COLS]; LIN_ROWS];
-            for i0 in (0..sh.body()).step_by(LANES) {
-                for (r, row) in lanes.iter_mut().enumerate().take(rows) {
-                    let xv = &x[(s0 + r) * inputs + i0..(s0 + r) * inputs + i0 + LANES];
-                    for (c, acc) in row.iter_mut().enumerate().take(cols) {
-                        let wv = &w[(o0 + c) * inputs + i0..(o0 + c) * inputs + i0 + LANES];
-                        for ((s, &a), &b) in acc.iter_mut().zip(xv).zip(wv) {
-                            *s = a.mul_add(b, *s);
-                        }
+    let inputs = sh.inputs;
+    for_each_linear_tile(sh, samples, x, w, bias, y, |t, ys| {
+        let mut lanes = [[[0.0f32; LANES]; LIN_COLS]; LIN_ROWS];
+        for i0 in (0..sh.body()).step_by(LANES) {
+            for (r, row) in lanes.iter_mut().enumerate().take(t.rows) {
+                let xv = &t.x[r * inputs + i0..r * inputs + i0 + LANES];
+                for (c, acc) in row.iter_mut().enumerate().take(t.cols) {
+                    let wv = &t.w[c * inputs + i0..c * inputs + i0 + LANES];
+                    for ((s, &a), &b) in acc.iter_mut().zip(xv).zip(wv) {
+                        *s = a.mul_add(b, *s);
                     }
                 }
             }
-            for (r, row) in lanes.iter().enumerate().take(rows) {
-                for (c, l) in row.iter().enumerate().take(cols) {
-                    let (xr, wr) = (&x[(s0 + r) * inputs..], &w[(o0 + c) * inputs..]);
-                    y[(s0 + r) * outputs + o0 + c] = sh.finish(l, xr, wr, bias.map(|b| b[o0 + c]));
-                }
+        }
+        for (r, row) in lanes.iter().enumerate().take(t.rows) {
+            for (c, l) in row.iter().enumerate().take(t.cols) {
+                let (xr, wr) = (&t.x[r * inputs..], &t.w[c * inputs..]);
+                ys[r * sh.outputs + c] = sh.finish(l, xr, wr, t.bias.map(|b| b[c]));
             }
         }
-    }
+    });
 }
 
 /// [`linear_gemm`] with AVX2: tiles of up to 3 samples x 4 outputs in 12 accumulators.
@@ -393,38 +429,28 @@ unsafe fn linear_gemm_avx2(
     bias: Option<&[f32]>,
     y: &mut [f32],
 ) {
-    let (inputs, outputs) = (sh.inputs, sh.outputs);
-    for s0 in (0..samples).step_by(LIN_ROWS) {
-        let rows = LIN_ROWS.min(samples - s0);
-        let xs = &x[s0 * inputs..(s0 + rows) * inputs];
-        for o0 in (0..outputs).step_by(LIN_COLS) {
-            let cols = LIN_COLS.min(outputs - o0);
-            let ws = &w[o0 * inputs..(o0 + cols) * inputs];
-            let bias = bias.map(|b| &b[o0..o0 + cols]);
-            let ys = &mut y[s0 * outputs + o0..];
-            // SAFETY: xs and ws hold the tile's rows; ys its outputs (checked by the tile).
-            unsafe {
-                match (rows, cols) {
-                    (1, 1) => linear_tile_avx2::<1, 1>(sh, xs, ws, bias, ys),
-                    (1, 2) => linear_tile_avx2::<1, 2>(sh, xs, ws, bias, ys),
-                    (1, 3) => linear_tile_avx2::<1, 3>(sh, xs, ws, bias, ys),
-                    (1, _) => linear_tile_avx2::<1, 4>(sh, xs, ws, bias, ys),
-                    (2, 1) => linear_tile_avx2::<2, 1>(sh, xs, ws, bias, ys),
-                    (2, 2) => linear_tile_avx2::<2, 2>(sh, xs, ws, bias, ys),
-                    (2, 3) => linear_tile_avx2::<2, 3>(sh, xs, ws, bias, ys),
-                    (2, _) => linear_tile_avx2::<2, 4>(sh, xs, ws, bias, ys),
-                    (_, 1) => linear_tile_avx2::<3, 1>(sh, xs, ws, bias, ys),
-                    (_, 2) => linear_tile_avx2::<3, 2>(sh, xs, ws, bias, ys),
-                    (_, 3) => linear_tile_avx2::<3, 3>(sh, xs, ws, bias, ys),
-                    _ => linear_tile_avx2::<3, 4>(sh, xs, ws, bias, ys),
-                }
+    for_each_linear_tile(sh, samples, x, w, bias, y, |t, ys| {
+        // SAFETY: for_each_linear_tile bounds the tile's rows and outputs.
+        unsafe {
+            match (t.rows, t.cols) {
+                (1, 1) => linear_tile_avx2::<1, 1>(sh, t, ys),
+                (1, 2) => linear_tile_avx2::<1, 2>(sh, t, ys),
+                (1, 3) => linear_tile_avx2::<1, 3>(sh, t, ys),
+                (1, _) => linear_tile_avx2::<1, 4>(sh, t, ys),
+                (2, 1) => linear_tile_avx2::<2, 1>(sh, t, ys),
+                (2, 2) => linear_tile_avx2::<2, 2>(sh, t, ys),
+                (2, 3) => linear_tile_avx2::<2, 3>(sh, t, ys),
+                (2, _) => linear_tile_avx2::<2, 4>(sh, t, ys),
+                (_, 1) => linear_tile_avx2::<3, 1>(sh, t, ys),
+                (_, 2) => linear_tile_avx2::<3, 2>(sh, t, ys),
+                (_, 3) => linear_tile_avx2::<3, 3>(sh, t, ys),
+                _ => linear_tile_avx2::<3, 4>(sh, t, ys),
             }
         }
-    }
+    });
 }
 
-/// One tile: `R` rows of `x` against `C` rows of `w` (both of `inputs` values), into `y` (row stride
-/// `outputs`).
+/// One tile with `R` = `t.rows` samples and `C` = `t.cols` outputs, into `y` (row stride `outputs`).
 ///
 /// # Safety
 /// AVX2 and FMA must be available.
@@ -434,19 +460,19 @@ unsafe fn linear_gemm_avx2(
 #[allow(clippy::needless_range_loop)]
 unsafe fn linear_tile_avx2<const R: usize, const C: usize>(
     sh: &LinearShape,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
+    t: &LinearTile<'_>,
     y: &mut [f32],
 ) {
     use std::arch::x86_64::{__m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps, _mm256_storeu_ps};
     let inputs = sh.inputs;
-    assert!(x.len() >= R * inputs && w.len() >= C * inputs, "the tile's rows");
-    assert!(y.len() >= (R - 1) * sh.outputs + C, "the tile's outputs");
+    assert!(
+        t.x.len() >= R * inputs && t.w.len() >= C * inputs,
+        "the tile's rows"
+    );
     let mut lanes = [[[0.0f32; LANES]; C]; R];
-    // SAFETY: the asserts above bound every pointer read below.
+    // SAFETY: the assert above bounds every pointer read below.
     unsafe {
-        let (xp, wp) = (x.as_ptr(), w.as_ptr());
+        let (xp, wp) = (t.x.as_ptr(), t.w.as_ptr());
         let mut acc: [[__m256; C]; R] = [[_mm256_setzero_ps(); C]; R];
         for i0 in (0..sh.body()).step_by(LANES) {
             let mut xv: [__m256; R] = [_mm256_setzero_ps(); R];
@@ -468,8 +494,8 @@ unsafe fn linear_tile_avx2<const R: usize, const C: usize>(
     }
     for (r, row) in lanes.iter().enumerate() {
         for (c, l) in row.iter().enumerate() {
-            let (xr, wr) = (&x[r * inputs..], &w[c * inputs..]);
-            y[r * sh.outputs + c] = sh.finish(l, xr, wr, bias.map(|b| b[c]));
+            let (xr, wr) = (&t.x[r * inputs..], &t.w[c * inputs..]);
+            y[r * sh.outputs + c] = sh.finish(l, xr, wr, t.bias.map(|b| b[c]));
         }
     }
 }
@@ -477,6 +503,27 @@ unsafe fn linear_tile_avx2<const R: usize, const C: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The operands of a `rows x terms x cols` product with a bias.
+    fn product<'a>(
+        rows: usize,
+        terms: usize,
+        cols: usize,
+        a: &'a [f32],
+        b: &'a [f32],
+        bias: &'a [f32],
+        relu: bool,
+    ) -> Product<'a> {
+        Product {
+            rows,
+            terms,
+            cols,
+            a,
+            b,
+            bias: Some(bias),
+            relu,
+        }
+    }
 
     /// Values with varied magnitudes and signs, so that rounding differences would show.
     fn values(len: usize, seed: u32) -> Vec<f32> {
@@ -490,62 +537,48 @@ mod tests {
             .collect()
     }
 
-    /// Both kernels against a plain f64 triple loop, for shapes with and without tails.
+    /// Both kernels against a plain f64 triple loop, for shapes with and without tails: `conv_gemm`
+    /// as `m x k` times `k x n` with a bias per row, `linear_gemm` as `m` samples of `k` inputs to `n`
+    /// outputs with a bias per output.
     #[test]
     fn kernels_match_the_definition() {
-        for (m, k, n) in [
+        let shapes = [
             (6, 9, 784),
             (16, 54, 196),
+            (32, 784, 120),
+            (5, 84, 10),
             (1, 1, 1),
             (7, 13, 17),
             (5, 0, 3),
             (13, 31, 33),
-        ] {
-            let (a, b, bias) = (values(m * k, 1), values(k * n, 2), values(m, 3));
+        ];
+        for (m, k, n) in shapes {
+            let (a, b, w) = (values(m * k, 1), values(k * n, 2), values(n * k, 3));
+            let (row_bias, col_bias) = (values(m, 4), values(n, 5));
             for relu in [false, true] {
-                let mut c = vec![f32::NAN; m * n];
-                conv_gemm(m, k, n, &a, &b, Some(&bias), relu, &mut c);
-                for i in 0..m {
-                    for j in 0..n {
-                        let s: f64 = (0..k)
-                            .map(|t| f64::from(a[i * k + t]) * f64::from(b[t * n + j]))
-                            .sum();
-                        let want = s + f64::from(bias[i]);
-                        let want = if relu { want.max(0.0) } else { want };
-                        let got = f64::from(c[i * n + j]);
-                        assert!(
-                            (got - want).abs() <= 1e-5 * (1.0 + k as f64),
-                            "conv {m}x{k}x{n} at {i},{j}: {got} vs {want}"
-                        );
-                    }
-                }
-            }
-        }
-        for (s, i, o) in [
-            (32, 784, 120),
-            (5, 84, 10),
-            (1, 7, 1),
-            (4, 8, 5),
-            (3, 0, 2),
-            (7, 17, 9),
-        ] {
-            let (x, w, bias) = (values(s * i, 4), values(o * i, 5), values(o, 6));
-            for relu in [false, true] {
-                let mut y = vec![f32::NAN; s * o];
-                linear_gemm(s, i, o, &x, &w, Some(&bias), relu, &mut y);
-                for r in 0..s {
-                    for c in 0..o {
-                        let d: f64 = (0..i)
-                            .map(|t| f64::from(x[r * i + t]) * f64::from(w[c * i + t]))
-                            .sum();
-                        let want = d + f64::from(bias[c]);
-                        let want = if relu { want.max(0.0) } else { want };
-                        let got = f64::from(y[r * o + c]);
-                        assert!(
-                            (got - want).abs() <= 1e-5 * (1.0 + i as f64),
-                            "linear {s}x{i}x{o} at {r},{c}: {got} vs {want}"
-                        );
-                    }
+                let mut conv = vec![f32::NAN; m * n];
+                conv_gemm(&product(m, k, n, &a, &b, &row_bias, relu), &mut conv);
+                let mut linear = vec![f32::NAN; m * n];
+                linear_gemm(&product(m, k, n, &a, &w, &col_bias, relu), &mut linear);
+                for (idx, (&got_conv, &got_linear)) in conv.iter().zip(&linear).enumerate() {
+                    let (i, j) = (idx / n, idx % n);
+                    let dot = |other: &dyn Fn(usize) -> f32| -> f64 {
+                        (0..k)
+                            .map(|t| f64::from(a[i * k + t]) * f64::from(other(t)))
+                            .sum()
+                    };
+                    let act = |v: f64| if relu { v.max(0.0) } else { v };
+                    let want_conv = act(dot(&|t| b[t * n + j]) + f64::from(row_bias[i]));
+                    let want_linear = act(dot(&|t| w[j * k + t]) + f64::from(col_bias[j]));
+                    let tol = 1e-5 * (1.0 + k as f64);
+                    assert!(
+                        (f64::from(got_conv) - want_conv).abs() <= tol,
+                        "conv {m}x{k}x{n} at {i},{j}"
+                    );
+                    assert!(
+                        (f64::from(got_linear) - want_linear).abs() <= tol,
+                        "linear {m}x{k}x{n} at {i},{j}"
+                    );
                 }
             }
         }
@@ -564,8 +597,8 @@ mod tests {
             for relu in [false, true] {
                 let (mut fast, mut slow) = (vec![0.0; m * n], vec![1.0; m * n]);
                 // SAFETY: AVX2 and FMA are present; the operands have their shapes.
-                unsafe { conv_gemm_avx2(m, k, n, &a, &b, Some(&bias), relu, &mut fast) };
-                conv_gemm_portable(m, k, n, &a, &b, Some(&bias), relu, &mut slow);
+                unsafe { conv_gemm_avx2(&product(m, k, n, &a, &b, &bias, relu), &mut fast) };
+                conv_gemm_portable(&product(m, k, n, &a, &b, &bias, relu), &mut slow);
                 assert!(
                     fast.iter().zip(&slow).all(|(f, s)| f.to_bits() == s.to_bits()),
                     "conv {m}x{k}x{n}"

@@ -6,7 +6,7 @@
 //! output image `[out, ho*wo]` directly in NCHW order.
 
 use super::{Order, Pool2d, PoolKind, powered};
-use crate::nn::kernels::conv_gemm;
+use crate::nn::kernels::{Product, conv_gemm};
 use crate::nn::param::Param;
 use crate::nn::tensor::{SampleShape, Tensor, data, data_mut, gemm, mat, mat_mut};
 use ndarray::IxDyn;
@@ -308,16 +308,16 @@ impl Conv2d {
             g.im2col(xi, cols);
             cols
         };
-        conv_gemm(
-            g.out_channels,
-            g.patch_len(),
-            g.out_positions(),
-            w,
-            cols_i,
+        let product = Product {
+            rows: g.out_channels,
+            terms: g.patch_len(),
+            cols: g.out_positions(),
+            a: w,
+            b: cols_i,
             bias,
             relu,
-            yi,
-        );
+        };
+        conv_gemm(&product, yi);
     }
 
     /// Backward of `order`, one image at a time: `dW += dy_i cols_i^T`, `db += sum dy_i`,

@@ -3,7 +3,7 @@
 //! one GEMM per image, as in [`super::Conv2d`] (which the zoo uses: square kernels, no groups).
 
 use super::{Order, powered};
-use crate::nn::kernels::conv_gemm;
+use crate::nn::kernels::{Product, conv_gemm};
 use crate::nn::param::Param;
 use crate::nn::tensor::{Tensor, data, data_mut, gemm, mat, mat_mut};
 use ndarray::IxDyn;
@@ -189,16 +189,16 @@ impl GroupConv {
                 g.im2col(xi, grp, &mut cols);
                 let wg = &w[grp * cg * k..(grp + 1) * cg * k];
                 let bg = bias.map(|b| &b[grp * cg..(grp + 1) * cg]);
-                conv_gemm(
-                    cg,
-                    k,
-                    p,
-                    wg,
-                    &cols,
-                    bg,
-                    false,
-                    &mut yi[grp * cg * p..(grp + 1) * cg * p],
-                );
+                let product = Product {
+                    rows: cg,
+                    terms: k,
+                    cols: p,
+                    a: wg,
+                    b: &cols,
+                    bias: bg,
+                    relu: false,
+                };
+                conv_gemm(&product, &mut yi[grp * cg * p..(grp + 1) * cg * p]);
             }
         }
         Tensor::from_shape_vec(IxDyn(&[n, g.out_channels, g.out_h, g.out_w]), y)

@@ -1,7 +1,7 @@
 //! Fully connected layer `y = x W^T + b`, weight `[out, in]` as in PyTorch.
 
 use super::{Order, powered};
-use crate::nn::kernels::linear_gemm;
+use crate::nn::kernels::{Product, linear_gemm};
 use crate::nn::param::Param;
 use crate::nn::tensor::{Tensor, data, data_mut, gemm, mat, mat_mut};
 use ndarray::IxDyn;
@@ -27,7 +27,16 @@ impl Linear {
         let mut y = Tensor::zeros(IxDyn(&[n, fo]));
         let bias = self.bias.map(|b| data(&params[b].value));
         let w = data(&params[self.weight].value);
-        linear_gemm(n, fi, fo, data(x), w, bias, relu, data_mut(&mut y));
+        let product = Product {
+            rows: n,
+            terms: fi,
+            cols: fo,
+            a: data(x),
+            b: w,
+            bias,
+            relu,
+        };
+        linear_gemm(&product, data_mut(&mut y));
         y
     }
 
