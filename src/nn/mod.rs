@@ -2,7 +2,8 @@
 //! second-order (Gauss-Newton diagonal) backward of DESIGN.md section 7, networks built from a model
 //! zoo under PyTorch's state_dict names, training with Adam, safetensors model files and IDX datasets.
 //!
-//! Layout: [`tensor`] (shapes, contiguous views, GEMM), [`layers`] (one file per layer kind),
+//! Layout: [`tensor`] (shapes, contiguous views, GEMM), `kernels` (the forward passes' fused
+//! multiply-add kernels), [`layers`] (one file per layer kind),
 //! [`network`] (parameters, batched parallel inference, tape-based backward), [`builder`] (layer by
 //! layer under PyTorch names),
 //! [`loss`] (softmax cross-entropy), [`zoo`] (mlp, lenet, convnet, resnet18), [`optim`] and
@@ -17,6 +18,7 @@ pub mod arrays;
 pub mod builder;
 pub mod dataset;
 mod idx;
+mod kernels;
 pub mod layer_file;
 pub mod layers;
 pub mod loss;

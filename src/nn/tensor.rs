@@ -2,7 +2,8 @@
 //!
 //! Activations are `ndarray` arrays in standard (row-major, C) layout with the batch as the first axis:
 //! `[N, C, H, W]` for images and `[N, F]` for flat features, as in PyTorch. Layers work on the raw
-//! contiguous data and hand matrix products to ndarray's `general_mat_mul` (the `matrixmultiply` GEMM).
+//! contiguous data; the backward passes hand matrix products to ndarray's `general_mat_mul` (the
+//! `matrixmultiply` GEMM), the forward passes use the fused kernels of `super::kernels`.
 
 use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, IxDyn, linalg::general_mat_mul};
 use std::fmt;

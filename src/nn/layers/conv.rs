@@ -1,10 +1,12 @@
-//! 2-d convolution (stride, zero padding) by im2col and one GEMM per image; weight `[out, in, kh, kw]`.
+//! 2-d convolution (stride, zero padding) by im2col and one matrix product per image; weight
+//! `[out, in, kh, kw]`.
 //!
 //! im2col lays an image out as a `[in*kh*kw, ho*wo]` matrix whose row order (channel, kernel row, kernel
 //! column) matches the PyTorch weight flattened to `[out, in*kh*kw]`, so the product `W . cols` is the
 //! output image `[out, ho*wo]` directly in NCHW order.
 
-use super::{Order, powered};
+use super::{Order, Pool2d, PoolKind, powered};
+use crate::nn::kernels::{Product, conv_gemm};
 use crate::nn::param::Param;
 use crate::nn::tensor::{SampleShape, Tensor, data, data_mut, gemm, mat, mat_mut};
 use ndarray::IxDyn;
@@ -172,15 +174,11 @@ impl ConvGeom {
         if kj >= pad {
             let s = kj - pad;
             block[..n - s].copy_from_slice(&plane[base + s..base + n]);
-            for r in block.chunks_exact_mut(w) {
-                r[w - s..].iter_mut().for_each(|v| *v = 0.0);
-            }
+            zero_columns(block, w, w - s..w);
         } else {
             let s = pad - kj;
             block[s..].copy_from_slice(&plane[base..base + n - s]);
-            for r in block.chunks_exact_mut(w) {
-                r[..s].iter_mut().for_each(|v| *v = 0.0);
-            }
+            zero_columns(block, w, 0..s);
         }
     }
 
@@ -221,6 +219,16 @@ impl ConvGeom {
     }
 }
 
+/// Zeroes columns `cols` of every row of `block` (rows of `w`), a column at a time: the columns are
+/// few (the padding), and a strided loop is not turned into one tiny `memset` call per row.
+fn zero_columns(block: &mut [f32], w: usize, cols: std::ops::Range<usize>) {
+    for c in cols {
+        for v in block.iter_mut().skip(c).step_by(w) {
+            *v = 0.0;
+        }
+    }
+}
+
 /// A 2-d convolution layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conv2d {
@@ -238,35 +246,78 @@ impl Conv2d {
     pub(super) fn forward(&self, params: &[Param], x: &Tensor, relu: bool) -> Tensor {
         let g = &self.geom;
         let n = x.shape()[0];
-        let (k, p, co) = (g.patch_len(), g.out_positions(), g.out_channels);
-        let w = mat(data(&params[self.weight].value), co, k);
-        let bias = self.bias.map(|b| data(&params[b].value));
-        let mut cols = if g.is_pointwise() {
-            Vec::new()
-        } else {
-            vec![0.0; k * p]
-        };
-        let mut y = Vec::with_capacity(n * g.out_len());
-        for xi in data(x).chunks_exact(g.in_len()) {
-            let cols_i: &[f32] = if g.is_pointwise() {
-                xi
-            } else {
-                g.im2col(xi, &mut cols);
-                &cols
-            };
-            let start = y.len();
-            match bias {
-                Some(b) => b.iter().for_each(|&bv| y.extend(std::iter::repeat_n(bv, p))),
-                None => y.resize(start + g.out_len(), 0.0),
-            }
-            let yi = &mut y[start..];
-            let beta = if bias.is_some() { 1.0 } else { 0.0 };
-            gemm(1.0, &w, &mat(cols_i, k, p), beta, &mut mat_mut(yi, co, p));
-            if relu {
-                yi.iter_mut().for_each(|v| *v = v.max(0.0));
-            }
+        let mut cols = self.cols_buffer();
+        let mut y = vec![0.0; n * g.out_len()];
+        for (xi, yi) in data(x)
+            .chunks_exact(g.in_len())
+            .zip(y.chunks_exact_mut(g.out_len()))
+        {
+            self.forward_image(params, xi, &mut cols, relu, yi);
         }
         Tensor::from_shape_vec(IxDyn(&g.output_shape().batch_dims(n)), y).expect("one output image per input")
+    }
+
+    /// The convolution, a ReLU if `relu`, then the max-pooling `pool`, image by image: each image's
+    /// convolution output is pooled while it is in cache (inference). The same values as the three
+    /// layers one after the other.
+    pub(super) fn forward_max_pooled(
+        &self,
+        params: &[Param],
+        x: &Tensor,
+        relu: bool,
+        pool: &Pool2d,
+    ) -> Tensor {
+        let g = &self.geom;
+        debug_assert_eq!(pool.kind, PoolKind::Max);
+        debug_assert_eq!(pool.channels * pool.height * pool.width, g.out_len());
+        let n = x.shape()[0];
+        let mut cols = self.cols_buffer();
+        let mut conv = vec![0.0; g.out_len()];
+        let windows = pool.col_windows();
+        let pooled_len = pool.output_shape().len();
+        let mut y = vec![0.0; n * pooled_len];
+        for (xi, yi) in data(x)
+            .chunks_exact(g.in_len())
+            .zip(y.chunks_exact_mut(pooled_len))
+        {
+            self.forward_image(params, xi, &mut cols, relu, &mut conv);
+            pool.max_sample(&conv, yi, &windows);
+        }
+        Tensor::from_shape_vec(IxDyn(&pool.output_shape().batch_dims(n)), y)
+            .expect("one output image per input")
+    }
+
+    /// The im2col scratch of one image (none for a pointwise convolution).
+    fn cols_buffer(&self) -> Vec<f32> {
+        let g = &self.geom;
+        if g.is_pointwise() {
+            Vec::new()
+        } else {
+            vec![0.0; g.patch_len() * g.out_positions()]
+        }
+    }
+
+    /// One image `xi` `[in, h, w]` into `yi` `[out, ho, wo]`, by im2col into `cols` and one product.
+    fn forward_image(&self, params: &[Param], xi: &[f32], cols: &mut [f32], relu: bool, yi: &mut [f32]) {
+        let g = &self.geom;
+        let w = data(&params[self.weight].value);
+        let bias = self.bias.map(|b| data(&params[b].value));
+        let cols_i: &[f32] = if g.is_pointwise() {
+            xi
+        } else {
+            g.im2col(xi, cols);
+            cols
+        };
+        let product = Product {
+            rows: g.out_channels,
+            terms: g.patch_len(),
+            cols: g.out_positions(),
+            a: w,
+            b: cols_i,
+            bias,
+            relu,
+        };
+        conv_gemm(&product, yi);
     }
 
     /// Backward of `order`, one image at a time: `dW += dy_i cols_i^T`, `db += sum dy_i`,

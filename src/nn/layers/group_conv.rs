@@ -3,6 +3,7 @@
 //! one GEMM per image, as in [`super::Conv2d`] (which the zoo uses: square kernels, no groups).
 
 use super::{Order, powered};
+use crate::nn::kernels::{Product, conv_gemm};
 use crate::nn::param::Param;
 use crate::nn::tensor::{Tensor, data, data_mut, gemm, mat, mat_mut};
 use ndarray::IxDyn;
@@ -177,25 +178,27 @@ impl GroupConv {
         let n = x.shape()[0];
         let (k, p, cg) = (g.patch_len(), g.out_positions(), g.out_channels / g.groups);
         let w = data(&params[self.weight].value);
+        let bias = self.bias.map(|b| data(&params[b].value));
         let mut cols = vec![0.0; k * p];
         let mut y = vec![0.0; n * g.out_len()];
-        if let Some(b) = self.bias {
-            let bias = data(&params[b].value);
-            for yi in y.chunks_exact_mut(g.out_len()) {
-                for (plane, &bv) in yi.chunks_exact_mut(p).zip(bias) {
-                    plane.fill(bv);
-                }
-            }
-        }
         for (xi, yi) in data(x)
             .chunks_exact(g.in_len())
             .zip(y.chunks_exact_mut(g.out_len()))
         {
             for grp in 0..g.groups {
                 g.im2col(xi, grp, &mut cols);
-                let wg = mat(&w[grp * cg * k..(grp + 1) * cg * k], cg, k);
-                let yg = &mut yi[grp * cg * p..(grp + 1) * cg * p];
-                gemm(1.0, &wg, &mat(&cols, k, p), 1.0, &mut mat_mut(yg, cg, p));
+                let wg = &w[grp * cg * k..(grp + 1) * cg * k];
+                let bg = bias.map(|b| &b[grp * cg..(grp + 1) * cg]);
+                let product = Product {
+                    rows: cg,
+                    terms: k,
+                    cols: p,
+                    a: wg,
+                    b: &cols,
+                    bias: bg,
+                    relu: false,
+                };
+                conv_gemm(&product, &mut yi[grp * cg * p..(grp + 1) * cg * p]);
             }
         }
         Tensor::from_shape_vec(IxDyn(&[n, g.out_channels, g.out_h, g.out_w]), y)

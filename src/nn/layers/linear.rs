@@ -1,6 +1,7 @@
 //! Fully connected layer `y = x W^T + b`, weight `[out, in]` as in PyTorch.
 
 use super::{Order, powered};
+use crate::nn::kernels::{Product, linear_gemm};
 use crate::nn::param::Param;
 use crate::nn::tensor::{Tensor, data, data_mut, gemm, mat, mat_mut};
 use ndarray::IxDyn;
@@ -24,22 +25,18 @@ impl Linear {
         let n = x.shape()[0];
         let (fi, fo) = (self.in_features, self.out_features);
         let mut y = Tensor::zeros(IxDyn(&[n, fo]));
-        let ys = data_mut(&mut y);
-        let beta = match self.bias {
-            Some(b) => {
-                let bias = data(&params[b].value);
-                for row in ys.chunks_exact_mut(fo) {
-                    row.copy_from_slice(bias);
-                }
-                1.0
-            }
-            None => 0.0,
+        let bias = self.bias.map(|b| data(&params[b].value));
+        let w = data(&params[self.weight].value);
+        let product = Product {
+            rows: n,
+            terms: fi,
+            cols: fo,
+            a: data(x),
+            b: w,
+            bias,
+            relu,
         };
-        let w = mat(data(&params[self.weight].value), fo, fi);
-        gemm(1.0, &mat(data(x), n, fi), &w.t(), beta, &mut mat_mut(ys, n, fo));
-        if relu {
-            ys.iter_mut().for_each(|v| *v = v.max(0.0));
-        }
+        linear_gemm(&product, data_mut(&mut y));
         y
     }
 

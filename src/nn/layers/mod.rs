@@ -174,14 +174,23 @@ fn flatten(x: Tensor) -> Tensor {
         .expect("flatten keeps the element count")
 }
 
-/// Runs `layers` forward (inference), fusing each ReLU that follows a linear or convolution layer.
+/// Runs `layers` forward (inference), fusing each ReLU that follows a linear or convolution layer,
+/// and a max-pooling that follows a convolution (and its ReLU).
 pub(crate) fn forward_all(layers: &[Layer], params: &[Param], mut x: Tensor) -> Tensor {
     let mut i = 0;
     while i < layers.len() {
         let fuse = matches!(layers[i], Layer::Linear(_) | Layer::Conv2d(_))
             && matches!(layers.get(i + 1), Some(Layer::Relu));
+        let next = i + 1 + usize::from(fuse);
+        if let (Layer::Conv2d(c), Some(Layer::Pool2d(p))) = (&layers[i], layers.get(next))
+            && p.kind == PoolKind::Max
+        {
+            x = c.forward_max_pooled(params, &x, fuse, p);
+            i = next + 1;
+            continue;
+        }
         x = layers[i].forward(params, x, fuse);
-        i += if fuse { 2 } else { 1 };
+        i = next;
     }
     x
 }

@@ -92,7 +92,7 @@ impl Pool2d {
     }
 
     /// Per output column, the input column range `[lo, hi)` of its window.
-    fn col_windows(&self) -> Vec<(usize, usize)> {
+    pub(super) fn col_windows(&self) -> Vec<(usize, usize)> {
         (0..self.out_w).map(|ow| self.window(ow, self.width)).collect()
     }
 
@@ -140,6 +140,15 @@ impl Pool2d {
             }
         }
         y
+    }
+
+    /// Max pooling of one sample, `x` `[channels, h, w]` into `y` `[channels, out_h, out_w]`
+    /// (inference), with `cols` from [`Pool2d::col_windows`].
+    pub(super) fn max_sample(&self, x: &[f32], y: &mut [f32], cols: &[(usize, usize)]) {
+        let planes = x.chunks_exact(self.height * self.width);
+        for (xc, yc) in planes.zip(y.chunks_exact_mut(self.out_h * self.out_w)) {
+            self.max_plane(xc, yc, cols);
+        }
     }
 
     /// Max over the windows of one channel plane (inference: no arg-max).
