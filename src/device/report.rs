@@ -197,24 +197,80 @@ fn sample_std(n: u64, sum: f64, sq_sum: f64) -> f64 {
     ((sq_sum - n * mean * mean) / (n - 1.0)).max(0.0).sqrt()
 }
 
+/// One chunk of a per-level device experiment (this report, the cost model's read laws): `devices`
+/// devices at level `level`, spread evenly over one array `array` (their variation sites), with their
+/// own random stream. A level's trials are split into chunks of at most one array each.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LevelChunk {
+    /// The level stored.
+    pub level: u32,
+    /// The level's target conductance, in uS.
+    pub target_us: f32,
+    /// The chunk's index within its level.
+    pub index: u32,
+    /// The array its sites are drawn for.
+    pub array: u32,
+    /// Devices in the chunk.
+    pub devices: u32,
+}
+
+/// The chunks of `trials` devices per level for each of `levels`, level by level.
+pub fn level_chunks(hw: &HwConfig, levels: &[u32], trials: u32) -> Vec<LevelChunk> {
+    let per_array = u64::from(hw.array.rows) * u64::from(hw.array.cols);
+    let chunk = per_array.min(u64::from(trials.max(1))) as u32;
+    let chunks = trials.div_ceil(chunk.max(1));
+    levels
+        .iter()
+        .flat_map(|&level| {
+            (0..chunks).map(move |k| LevelChunk {
+                level,
+                target_us: hw.device.level_us(level) as f32,
+                index: k,
+                array: level.wrapping_mul(chunks).wrapping_add(k),
+                devices: chunk.min(trials - k * chunk),
+            })
+        })
+        .collect()
+}
+
+impl LevelChunk {
+    /// Each device's sigma, from the variation stream of the chunk's array, as the programmer would
+    /// give devices at these sites.
+    pub fn sigmas(&self, hw: &HwConfig, variation: &VariationMap, seed: u64) -> Vec<f32> {
+        let weight_norm = self.level as f32 / (hw.device.levels() - 1) as f32;
+        let (rows, cols) = (u64::from(hw.array.rows), u64::from(hw.array.cols));
+        let n = u64::from(self.devices);
+        let sites = (0..self.devices).map(|j| {
+            let position = u64::from(j) * rows * cols / n;
+            DeviceSite {
+                array: self.array,
+                row: (position / cols) as u32,
+                col: (position % cols) as u32,
+                target_us: self.target_us,
+                weight_norm,
+            }
+        });
+        variation.sigmas_of(seed, self.array, sites)
+    }
+
+    /// The chunk's programming stream: (seed, device, level, chunk index).
+    pub fn stream(&self, seed: u64) -> rng::Stream {
+        rng::substream(
+            seed,
+            Purpose::Device,
+            u64::from(self.level),
+            u64::from(self.index),
+        )
+    }
+}
+
 /// Runs the report for `levels` (each in 0..2^bits_per_cell) with `trials` devices per level.
 pub fn run(hw: &HwConfig, levels: &[u32], trials: u32, seed: u64) -> Vec<LevelReport> {
     let wv = WriteVerify::new(hw);
     let variation = VariationMap::new(&hw.device.variation, &hw.device, &hw.array);
-    let per_array = u64::from(hw.array.rows) * u64::from(hw.array.cols);
-    let chunk = per_array.min(u64::from(trials.max(1))) as u32;
-    let chunks = trials.div_ceil(chunk.max(1));
-    let jobs: Vec<(u32, u32)> = levels
-        .iter()
-        .flat_map(|&level| (0..chunks).map(move |k| (level, k)))
-        .collect();
-    let parts: Vec<LevelReport> = jobs
+    let parts: Vec<LevelReport> = level_chunks(hw, levels, trials)
         .par_iter()
-        .map(|&(level, k)| {
-            let n = chunk.min(trials - k * chunk);
-            let array = level.wrapping_mul(chunks).wrapping_add(k);
-            run_chunk(hw, &wv, &variation, level, array, n, seed, k)
-        })
+        .map(|chunk| run_chunk(hw, &wv, &variation, chunk, seed))
         .collect();
     levels
         .iter()
@@ -237,29 +293,12 @@ fn run_chunk(
     hw: &HwConfig,
     wv: &WriteVerify,
     variation: &VariationMap,
-    level: u32,
-    array: u32,
-    n: u32,
+    chunk: &LevelChunk,
     seed: u64,
-    chunk: u32,
 ) -> LevelReport {
-    let target = hw.device.level_us(level) as f32;
-    let weight_norm = level as f32 / (hw.device.levels() - 1) as f32;
-    let (rows, cols) = (u64::from(hw.array.rows), u64::from(hw.array.cols));
-    let sites: Vec<DeviceSite> = (0..u64::from(n))
-        .map(|j| {
-            let position = j * rows * cols / u64::from(n);
-            DeviceSite {
-                array,
-                row: (position / cols) as u32,
-                col: (position % cols) as u32,
-                target_us: target,
-                weight_norm,
-            }
-        })
-        .collect();
-    let sigmas = variation.sigmas(seed, array, &sites);
-    let mut rng = rng::substream(seed, Purpose::Device, u64::from(level), u64::from(chunk));
+    let (level, target) = (chunk.level, chunk.target_us);
+    let sigmas = chunk.sigmas(hw, variation, seed);
+    let mut rng = chunk.stream(seed);
     let device: &Device = wv.device();
     let verifies = hw.program.scheme.verifies();
     let tolerance_us = wv.tolerance_us();

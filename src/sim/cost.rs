@@ -29,11 +29,11 @@
 //! slots, the slowest device) are what [`super::predict::TimeModel`] adds.
 
 use crate::config::{DeviceModelConfig, HwConfig};
+use crate::device::report::level_chunks;
 use crate::device::{DeviceEvent, WriteVerify};
 use crate::periph::Adc;
 use crate::pulse::Polarity;
-use crate::rng::{self, Purpose};
-use crate::variation::{DeviceSite, VariationMap};
+use crate::variation::VariationMap;
 use rayon::prelude::*;
 
 /// Devices simulated per level to measure a pulse-level device's read laws.
@@ -436,36 +436,16 @@ impl VerifyCost {
 fn measure(hw: &HwConfig, levels: &[u32], trials: u32, seed: u64) -> Vec<LevelLaws> {
     let wv = WriteVerify::new(hw);
     let variation = VariationMap::new(&hw.device.variation, &hw.device, &hw.array);
-    let (rows, cols) = (u64::from(hw.array.rows), u64::from(hw.array.cols));
-    let chunk = (rows * cols).min(u64::from(trials.max(1))) as u32;
-    let chunks = trials.div_ceil(chunk);
-    let jobs: Vec<(u32, u32)> = levels
-        .iter()
-        .flat_map(|&level| (0..chunks).map(move |k| (level, k)))
-        .collect();
+    let jobs = level_chunks(hw, levels, trials);
+    let per_level = (jobs.len() / levels.len().max(1)).max(1);
     let measured: Vec<Chunk> = jobs
         .par_iter()
-        .map(|&(level, k)| {
-            let n = chunk.min(trials - k * chunk);
-            let target_us = hw.device.level_us(level) as f32;
-            let weight_norm = level as f32 / (hw.device.levels() - 1) as f32;
-            let array = level.wrapping_mul(chunks).wrapping_add(k);
-            let sites: Vec<DeviceSite> = (0..u64::from(n))
-                .map(|j| {
-                    let position = j * rows * cols / u64::from(n);
-                    DeviceSite {
-                        array,
-                        row: (position / cols) as u32,
-                        col: (position % cols) as u32,
-                        target_us,
-                        weight_norm,
-                    }
-                })
-                .collect();
-            let mut rng = rng::substream(seed, Purpose::Device, u64::from(level), u64::from(k));
+        .map(|chunk| {
+            let target_us = chunk.target_us;
+            let mut rng = chunk.stream(seed);
             let device = wv.device();
             let mut out = Chunk::default();
-            for sigma in variation.sigmas(seed, array, &sites) {
+            for sigma in chunk.sigmas(hw, &variation, seed) {
                 let mut state = device.instantiate(sigma, &mut rng);
                 device.open_loop_write(&mut state, target_us, &mut rng, &mut |_| {});
                 let error_us = state.g_us - target_us;
@@ -490,7 +470,7 @@ fn measure(hw: &HwConfig, levels: &[u32], trials: u32, seed: u64) -> Vec<LevelLa
         })
         .collect();
     measured
-        .chunks(chunks as usize)
+        .chunks(per_level)
         .map(|level| LevelLaws::of(&level.iter().collect::<Vec<_>>()))
         .collect()
 }
