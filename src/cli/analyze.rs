@@ -2,7 +2,7 @@
 //! writes `sensitivity.csv` and the write-verify mask `mask.safetensors` that `uswim program --mask` reads.
 
 use super::BadInput;
-use super::args::{HwArgs, NormalizeArg, OutDir, SeedArg, method_parser};
+use super::args::{HwArgs, KnowledgeArg, NormalizeArg, OutDir, SeedArg, method_parser};
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
@@ -90,11 +90,9 @@ pub struct AnalyzeArgs {
     /// Leave out the first-order term 2g of the `swim` and `uswim-paper` scores (the authors keep it).
     #[arg(long)]
     no_first_order: bool,
-    /// What the device-aware scores know of the devices: prior (the variation map's expectation, the
-    /// default), characterised (each device's sigma estimated from --characterise-cycles programming
-    /// cycles of the chip of --seed) or oracle (the true sigmas of that chip: an upper bound).
-    #[arg(long, value_name = "K", default_value = "prior")]
-    knowledge: String,
+    /// What the device-aware scores know of the devices (characterised and oracle: the chip of --seed).
+    #[arg(long, value_enum, default_value_t = KnowledgeArg::Prior)]
+    knowledge: KnowledgeArg,
     /// Programming cycles per device of `--knowledge characterised`.
     #[arg(long, value_name = "N", default_value_t = selection::DEFAULT_CHARACTERISE_CYCLES)]
     characterise_cycles: u32,
@@ -140,7 +138,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let curvature = sensitivity::analyze(&net, &calib, |_, _| {})?;
     let analyzed_s = start.elapsed().as_secs_f64();
-    let knowledge = selection::Knowledge::parse(&args.knowledge, args.characterise_cycles)?;
+    let knowledge = args.knowledge.knowledge(args.characterise_cycles)?;
     let devices = selection::device_info(&mapped, &hw, seed, knowledge);
     let options = ScoreOptions {
         method,
@@ -307,12 +305,12 @@ fn accuracy_target(
         args.search_steps,
     )
     .map_err(|f| anyhow::anyhow!(f.message))?;
-    println!(
+    outln!(
         "  accuracy target: drop from full write-verify <= {max_drop_pct} points with 95% confidence, {} chips \
          per probe on {} test images",
         args.mc_runs,
         test.len()
-    );
+    )?;
     let show = |p: &target::Probe| {
         format!(
             "fraction {:.4}%: accuracy {:.2}% (95% CI {:.2} to {:.2}), paired drop {:.2} [{:.2}, {:.2}], time {:.4e} ns",
@@ -326,20 +324,20 @@ fn accuracy_target(
             p.time_ns
         )
     };
-    println!("    full write-verify: {}", show(&search.full));
+    outln!("    full write-verify: {}", show(&search.full))?;
     for p in &search.probes {
-        println!(
+        outln!(
             "    probe {}{}",
             show(p),
             if p.meets(max_drop_pct) { "  (meets)" } else { "" }
-        );
+        )?;
     }
-    println!(
+    outln!(
         "  cheapest within the target: {} (budget {:.4}% of the weights, {:.2}x faster than full write-verify)",
         show(&search.best),
         100.0 * search.best.fraction,
         search.full.time_ns / search.best.time_ns
-    );
+    )?;
     Ok(search.best.fraction)
 }
 

@@ -135,3 +135,27 @@ mod tests {
         assert_eq!(given.resolve("program"), PathBuf::from("x/y"));
     }
 }
+
+/// `--knowledge`: what the device-aware scores know of each device's variation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KnowledgeArg {
+    /// The variation map's expectation, known before programming (the default).
+    Prior,
+    /// Each device's sigma estimated from --characterise-cycles programming cycles of the chip.
+    #[value(alias = "characterized")]
+    Characterised,
+    /// The chip's true sigmas: an upper bound, labelled so in every table and plot.
+    Oracle,
+}
+
+impl KnowledgeArg {
+    /// The knowledge, with `cycles` characterisation cycles (checked: at least 2).
+    pub fn knowledge(self, cycles: u32) -> Result<uswim::experiment::selection::Knowledge, InputError> {
+        use uswim::experiment::selection::Knowledge;
+        match self {
+            Self::Prior => Ok(Knowledge::Prior),
+            Self::Oracle => Ok(Knowledge::Oracle),
+            Self::Characterised => Knowledge::parse("characterised", cycles),
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! `uswim reproduce`: the U-SWIM experiment on the embedded defaults.
 
 use super::BadInput;
-use super::args::{GlobalArgs, NormalizeArg, OutDir, SeedArg, method_parser, parse_overrides};
+use super::args::{GlobalArgs, KnowledgeArg, NormalizeArg, OutDir, SeedArg, method_parser, parse_overrides};
 use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -13,7 +13,7 @@ use uswim::experiment::reproduce::{
     VariationSetting,
 };
 use uswim::experiment::reproduce_report::{self as report, Context};
-use uswim::experiment::selection::{self, Knowledge};
+use uswim::experiment::selection;
 use uswim::experiment::shard::Shard;
 use uswim::experiment::shard_reproduce::{self, ShardRun};
 use uswim::nn::normalize::{self, Normalization};
@@ -112,9 +112,9 @@ pub struct ReproduceArgs {
     /// The second network and its grid.
     #[command(flatten)]
     second: Box<SecondArgs>,
-    /// What the uswim scores know of the devices: prior (default), characterised, oracle (an upper bound).
-    #[arg(long, value_name = "K", default_value = "prior")]
-    knowledge: String,
+    /// What the uswim scores know of the devices.
+    #[arg(long, value_enum, default_value_t = KnowledgeArg::Prior)]
+    knowledge: KnowledgeArg,
     /// Programming cycles per device of `--knowledge characterised`.
     #[arg(long, value_name = "N", default_value_t = selection::DEFAULT_CHARACTERISE_CYCLES)]
     characterise_cycles: u32,
@@ -387,7 +387,7 @@ fn spec_of(args: &ReproduceArgs) -> anyhow::Result<Spec> {
                 .physical_max_runs
                 .unwrap_or(args.physical_runs.saturating_mul(DEFAULT_SMALL_MAX_RUNS_FACTOR)),
         }),
-        knowledge: Knowledge::parse(&args.knowledge, args.characterise_cycles)?,
+        knowledge: args.knowledge.knowledge(args.characterise_cycles)?,
         variations,
         methods: if methods.is_empty() {
             DEFAULT_METHODS.to_vec()

@@ -135,6 +135,23 @@ fn closed_lists_show_their_possible_values() {
     ]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("possible values"), "{}", stderr(&bad));
+    // --knowledge is a closed list on both commands that take it.
+    for command in ["analyze", "reproduce"] {
+        let text = stdout(&uswim(&[command, "--help"]));
+        let knowledge = &text[text.find("--knowledge").expect("--knowledge")..];
+        let knowledge = &knowledge[..knowledge
+            .find("\n      --characterise-cycles")
+            .unwrap_or(knowledge.len())];
+        for value in ["prior", "characterised", "oracle"] {
+            assert!(
+                knowledge.contains(&format!("- {value}:")),
+                "{command}: {knowledge}"
+            );
+        }
+        let bad = uswim(&[command, "--knowledge", "psychic"]);
+        assert_eq!(bad.status.code(), Some(2), "{command}");
+        assert!(stderr(&bad).contains("[possible values: prior, characterised, oracle]"));
+    }
 }
 
 #[test]
